@@ -1,0 +1,219 @@
+// Package oci reads and writes evidence attached to artifacts in OCI registries, with
+// go-containerregistry: the OCI 1.1 referrers API (and its tag-schema fallback), manifests and
+// blobs under read limits, and pushing images and attachments.
+package oci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+)
+
+// Limits.
+const (
+	DefaultMaxBlobSize = 32 << 20
+	MaxManifestSize    = 4 << 20
+)
+
+// ErrTooLarge is returned when a manifest or blob is larger than the configured limit; the
+// document is not read.
+var ErrTooLarge = errors.New("document exceeds the size limit")
+
+// Config configures registry access.
+type Config struct {
+	// MaxBlobSize bounds every blob read; default DefaultMaxBlobSize.
+	MaxBlobSize int64
+	// Timeout bounds each registry request; default 30s.
+	Timeout time.Duration
+	// Insecure lists registry hosts reached over plain HTTP. Others need TLS, except loopback
+	// addresses, which go-containerregistry always reaches over HTTP.
+	Insecure []string
+	// Transport, when set, replaces the default HTTP transport.
+	Transport http.RoundTripper
+	// Keychain resolves credentials; default the Docker config file and credential helpers.
+	Keychain authn.Keychain
+}
+
+// Validate fills in defaults and reports whether c is usable.
+func (c *Config) Validate() error {
+	if c.MaxBlobSize == 0 {
+		c.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if c.MaxBlobSize < 0 {
+		return fmt.Errorf("oci: max blob size %d: must be positive", c.MaxBlobSize)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Transport == nil {
+		c.Transport = remote.DefaultTransport
+	}
+	if c.Keychain == nil {
+		c.Keychain = authn.DefaultKeychain
+	}
+	return nil
+}
+
+// Client talks to registries. It is safe for concurrent use.
+type Client struct {
+	cfg Config
+}
+
+// New returns a Client.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+func (c *Client) options(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(c.cfg.Keychain),
+		remote.WithTransport(c.cfg.Transport),
+	}
+}
+
+func (c *Client) nameOpts(repo string) []name.Option {
+	host, _, _ := strings.Cut(repo, "/")
+	if slices.Contains(c.cfg.Insecure, host) {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+func (c *Client) repository(repo string) (name.Repository, error) {
+	r, err := name.NewRepository(repo, c.nameOpts(repo)...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("parsing repository %q: %w", repo, err)
+	}
+	return r, nil
+}
+
+// Layer is one blob of an attachment.
+type Layer struct {
+	MediaType   string            `json:"media_type"`
+	Digest      evidence.Digest   `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Attachment is a manifest that refers to an artifact: a signature, attestation or SBOM.
+type Attachment struct {
+	// Digest is the attachment manifest's digest.
+	Digest evidence.Digest
+	// ArtifactType is the manifest's artifactType, or its config media type when unset.
+	ArtifactType string
+	Annotations  map[string]string
+	Layers       []Layer
+}
+
+// Referrers lists the manifests whose subject is img, through the referrers API or, when the
+// registry lacks it, the referrers tag schema. Each attachment's manifest is fetched, so its
+// artifact type and layers are known even when the registry's index omits them.
+func (c *Client) Referrers(ctx context.Context, img evidence.ImageRef) ([]Attachment, error) {
+	repo, err := c.repository(img.Repository)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	idx, err := remote.Referrers(repo.Digest(img.Digest.String()), c.options(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading referrers index of %s: %w", img, err)
+	}
+	var out []Attachment
+	for _, desc := range im.Manifests {
+		if desc.Size > MaxManifestSize {
+			return out, fmt.Errorf("referrer %s of %s: %d bytes: %w", desc.Digest, img, desc.Size, ErrTooLarge)
+		}
+		a, err := c.attachment(ctx, repo, desc)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (c *Client) attachment(ctx context.Context, repo name.Repository, desc v1.Descriptor) (Attachment, error) {
+	d, err := remote.Get(repo.Digest(desc.Digest.String()), c.options(ctx)...)
+	if err != nil {
+		return Attachment{}, fmt.Errorf("fetching referrer manifest %s: %w", desc.Digest, err)
+	}
+	if len(d.Manifest) > MaxManifestSize {
+		return Attachment{}, fmt.Errorf("referrer manifest %s: %w", desc.Digest, ErrTooLarge)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(d.Manifest, &m); err != nil {
+		return Attachment{}, fmt.Errorf("parsing referrer manifest %s: %w", desc.Digest, err)
+	}
+	a := Attachment{
+		Digest:       evidence.Digest(desc.Digest.String()),
+		ArtifactType: m.ArtifactType,
+		Annotations:  m.Annotations,
+	}
+	if a.ArtifactType == "" {
+		a.ArtifactType = desc.ArtifactType
+	}
+	if a.ArtifactType == "" {
+		a.ArtifactType = string(m.Config.MediaType)
+	}
+	for _, l := range m.Layers {
+		a.Layers = append(a.Layers, Layer{MediaType: string(l.MediaType), Digest: evidence.Digest(l.Digest.String()), Size: l.Size, Annotations: l.Annotations})
+	}
+	return a, nil
+}
+
+// Blob reads the blob l from repo, refusing with ErrTooLarge (without reading) one larger than
+// the limit, and checking the content against its digest.
+func (c *Client) Blob(ctx context.Context, repo string, l Layer) ([]byte, error) {
+	max := c.cfg.MaxBlobSize
+	if l.Size > max {
+		return nil, fmt.Errorf("blob %s: %d bytes, limit %d: %w", l.Digest, l.Size, max, ErrTooLarge)
+	}
+	r, err := c.repository(repo)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	layer, err := remote.Layer(r.Digest(l.Digest.String()), c.options(ctx)...)
+	if err != nil {
+		return nil, fmt.Errorf("fetching blob %s: %w", l.Digest, err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("fetching blob %s: %w", l.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", l.Digest, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("blob %s: more than %d bytes: %w", l.Digest, max, ErrTooLarge)
+	}
+	if got := evidence.Digest("sha256:" + sha256Hex(b)); l.Digest.Algorithm() == "sha256" && got != l.Digest {
+		return nil, fmt.Errorf("blob %s: content has digest %s", l.Digest, got)
+	}
+	return b, nil
+}

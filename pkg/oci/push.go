@@ -1,0 +1,98 @@
+package oci
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+)
+
+// Media types of OCI 1.1 artifacts.
+const (
+	MediaTypeEmpty    = "application/vnd.oci.empty.v1+json"
+	MediaTypeManifest = "application/vnd.oci.image.manifest.v1+json"
+)
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// PushImage writes img to repo under tag and returns its reference by digest.
+func (c *Client) PushImage(ctx context.Context, repo, tag string, img v1.Image) (evidence.ImageRef, error) {
+	r, err := c.repository(repo)
+	if err != nil {
+		return evidence.ImageRef{}, err
+	}
+	if err := remote.Write(r.Tag(tag), img, c.options(ctx)...); err != nil {
+		return evidence.ImageRef{}, fmt.Errorf("pushing %s:%s: %w", repo, tag, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return evidence.ImageRef{}, fmt.Errorf("computing digest: %w", err)
+	}
+	return evidence.ImageRef{Repository: repo, Digest: evidence.Digest(d.String())}, nil
+}
+
+type rawManifest struct {
+	b  []byte
+	mt types.MediaType
+}
+
+func (m rawManifest) RawManifest() ([]byte, error)          { return m.b, nil }
+func (m rawManifest) MediaType() (types.MediaType, error) { return m.mt, nil }
+
+// Attach pushes data as a one-layer OCI 1.1 artifact whose subject is img, the way cosign v3,
+// oras and GitHub attach Sigstore bundles and SBOMs, and returns the artifact manifest's digest.
+func (c *Client) Attach(ctx context.Context, img evidence.ImageRef, artifactType, layerMediaType string, data []byte, annotations map[string]string) (evidence.Digest, error) {
+	r, err := c.repository(img.Repository)
+	if err != nil {
+		return "", err
+	}
+	subject, err := remote.Head(r.Digest(img.Digest.String()), c.options(ctx)...)
+	if err != nil {
+		return "", fmt.Errorf("reading subject %s: %w", img, err)
+	}
+	layer := static.NewLayer(data, types.MediaType(layerMediaType))
+	empty := static.NewLayer([]byte("{}"), MediaTypeEmpty)
+	for _, l := range []v1.Layer{layer, empty} {
+		if err := remote.WriteLayer(r, l, c.options(ctx)...); err != nil {
+			return "", fmt.Errorf("pushing blob: %w", err)
+		}
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeManifest,
+		ArtifactType:  artifactType,
+		Config:        v1.Descriptor{MediaType: MediaTypeEmpty, Digest: mustDigest(empty), Size: 2, Data: []byte("{}")},
+		Layers:        []v1.Descriptor{{MediaType: types.MediaType(layerMediaType), Digest: mustDigest(layer), Size: int64(len(data))}},
+		Subject:       &v1.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size},
+		Annotations:   annotations,
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encoding manifest: %w", err)
+	}
+	d := evidence.Digest("sha256:" + sha256Hex(raw))
+	if err := remote.Put(r.Digest(d.String()), rawManifest{b: raw, mt: MediaTypeManifest}, c.options(ctx)...); err != nil {
+		return "", fmt.Errorf("pushing artifact manifest for %s: %w", img, err)
+	}
+	return d, nil
+}
+
+func mustDigest(l v1.Layer) v1.Hash {
+	h, err := l.Digest()
+	if err != nil {
+		// static layers hash bytes in memory and cannot fail.
+		panic(err)
+	}
+	return h
+}

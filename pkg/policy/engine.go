@@ -1,0 +1,226 @@
+// Package policy scores artifacts with the Rego policies in policies/: it loads the modules and
+// their data once, compiles them with restricted capabilities (no network, no clock, no
+// randomness) and evaluates data.aspm.decision for each artifact with a deadline. It also runs
+// the policies' Rego unit tests, as `aspm policy test` does.
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+)
+
+// Query is the rule every policy set must define: the decision for input.
+const Query = "data.aspm.decision"
+
+// DefaultTimeout bounds one Evaluate call unless WithTimeout says otherwise.
+const DefaultTimeout = 2 * time.Second
+
+// ErrInvalidDecision is the class of errors Evaluate returns when the policy's result is
+// undefined or does not have the decision's shape; check with errors.Is.
+var ErrInvalidDecision = errors.New("invalid policy decision")
+
+// Input is what the policies decide on; it is the JSON document bound to input.
+type Input struct {
+	Artifact    evidence.ImageRef   `json:"artifact"`
+	Environment string              `json:"environment"`
+	Deployment  evidence.Deployment `json:"deployment"`
+	Evidence    []evidence.Evidence `json:"evidence"`
+}
+
+// Decision is the policies' verdict on one artifact in one environment.
+type Decision struct {
+	Level              evidence.Level `json:"level"`
+	VerifiedProvenance bool           `json:"verified_provenance"`
+	// Gaps are sorted by code, then message.
+	Gaps []evidence.Gap `json:"gaps"`
+	// Risk is 0 (none) to 100.
+	Risk int `json:"risk"`
+	// Explanation lists, in order, the steps that decided the level.
+	Explanation []string `json:"explanation"`
+}
+
+// Option configures an Engine.
+type Option func(*options)
+
+type options struct {
+	timeout time.Duration
+}
+
+// WithTimeout bounds each Evaluate call to d (DefaultTimeout otherwise); Load fails when d is
+// not positive.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Engine evaluates one compiled policy set. It is safe for concurrent use.
+type Engine struct {
+	query   rego.PreparedEvalQuery
+	timeout time.Duration
+	version string
+}
+
+// Load reads every *.rego file of fsys except *_test.rego, and every data/*.json file, walking
+// subdirectories but skipping testdata and hidden directories; each data file holds a JSON
+// object merged at the root of data (so policies/data/x.json starts with {"aspm": …}). It
+// parses the modules as Rego v1 and compiles them once, with capabilities that exclude
+// http.send, net.*, opa.runtime and the nondeterministic builtins.
+//
+// Errors: a file that cannot be read, parsed or merged yields a *FileError naming it; a
+// policy that does not compile (a syntax or type error, or a call to an excluded builtin)
+// yields an error listing each problem with its file and line; so does a policy set without
+// a rule for data.aspm.decision.
+func Load(ctx context.Context, fsys fs.FS, opts ...Option) (*Engine, error) {
+	src, err := readSources(fsys, false)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(ctx, src, opts)
+}
+
+// LoadDir is Load on the directory dir; see Load for the error contract.
+func LoadDir(ctx context.Context, dir string, opts ...Option) (*Engine, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	return Load(ctx, os.DirFS(dir), opts...)
+}
+
+// LoadPath loads a policy directory (as LoadDir) or an OPA bundle, a .tar.gz or .tgz file
+// (as written by `opa build`). Bundle data comes from its data.json files at their directory
+// paths, as OPA loads it; its *_test.rego modules are not loaded. Bundle signatures are not
+// verified. Errors: as Load, and an error when path is neither a directory nor a bundle.
+func LoadPath(ctx context.Context, path string, opts ...Option) (*Engine, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	if info.IsDir() {
+		return LoadDir(ctx, path, opts...)
+	}
+	if !strings.HasSuffix(path, ".tar.gz") && !strings.HasSuffix(path, ".tgz") {
+		return nil, fmt.Errorf("loading policies from %s: want a directory or an OPA bundle (.tar.gz)", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	defer f.Close()
+	src, err := readBundle(f)
+	if err != nil {
+		return nil, fmt.Errorf("loading bundle %s: %w", path, err)
+	}
+	return newEngine(ctx, src, opts)
+}
+
+// readBundle reads an OPA bundle tarball with OPA's bundle reader.
+func readBundle(r io.Reader) (sources, error) {
+	b, err := bundle.NewCustomReader(bundle.NewTarballLoaderWithBaseURL(r, "")).
+		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(capabilities()).
+		WithSkipBundleVerification(true).
+		Read()
+	if err != nil {
+		return sources{}, err
+	}
+	src := sources{data: b.Data}
+	if src.data == nil {
+		src.data = map[string]any{}
+	}
+	for _, m := range b.Modules {
+		if isTest(m.Path) {
+			continue
+		}
+		f := file{path: strings.TrimPrefix(m.Path, "/"), content: m.Raw}
+		src.modules = append(src.modules, f)
+		src.hashed = append(src.hashed, f)
+	}
+	data, err := canonicalJSON(src.data)
+	if err != nil {
+		return sources{}, fmt.Errorf("encoding bundle data: %w", err)
+	}
+	src.hashed = append(src.hashed, file{path: "data.json", content: data})
+	return src, nil
+}
+
+func newEngine(ctx context.Context, src sources, opts []Option) (*Engine, error) {
+	o := options{timeout: DefaultTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.timeout <= 0 {
+		return nil, fmt.Errorf("loading policies: timeout %s: want a positive duration", o.timeout)
+	}
+	if len(src.modules) == 0 {
+		return nil, errors.New("loading policies: no .rego files found")
+	}
+	caps := capabilities()
+	modules, err := parseModules(src.modules, caps)
+	if err != nil {
+		return nil, err
+	}
+	compiler := ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
+	}
+	if len(compiler.GetRulesExact(ast.MustParseRef(Query))) == 0 {
+		return nil, fmt.Errorf("loading policies: no rule defines %s (package aspm, rule decision)", Query)
+	}
+	query, err := rego.New(
+		rego.Query(Query),
+		rego.Compiler(compiler),
+		rego.Store(inmem.NewFromObject(src.data)),
+		rego.Capabilities(caps),
+		rego.StrictBuiltinErrors(true),
+		rego.SetRegoVersion(ast.RegoV1),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing %s: %w", Query, err)
+	}
+	return &Engine{query: query, timeout: o.timeout, version: version(src.hashed)}, nil
+}
+
+// Version identifies the loaded policy set: the first 12 hex digits of a SHA-256 over the
+// sorted names and contents of the files loaded (for a bundle, its modules and its data).
+func (e *Engine) Version() string { return e.version }
+
+// Evaluate decides on in with the compiled policies, within the engine's timeout (or ctx's
+// deadline, if sooner). Errors: evaluation failures (including builtin errors, which are
+// strict) are returned wrapped, with ctx's error joined when the deadline passed or ctx was
+// cancelled; a result that is undefined or not shaped like a Decision wraps
+// ErrInvalidDecision. Evaluate never returns a zero Decision with a nil error.
+func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	if in.Evidence == nil {
+		in.Evidence = []evidence.Evidence{}
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return Decision{}, fmt.Errorf("encoding policy input: %w", err)
+	}
+	value, err := ast.ValueFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return Decision{}, fmt.Errorf("encoding policy input: %w", err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Decision{}, fmt.Errorf("evaluating %s: %w: %w", Query, ctxErr, err)
+		}
+		return Decision{}, fmt.Errorf("evaluating %s: %w", Query, err)
+	}
+	return decode(rs)
+}

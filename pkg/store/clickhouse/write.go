@@ -1,0 +1,211 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+)
+
+const (
+	insertEvidence = `INSERT INTO evidence (digest, version, position, collected_at, evidence_id, kind, source,
+		media_type, predicate_type, subject_match, signed, verified, signer_issuer, signer_identity, builder_id,
+		source_repository, malformed, document)`
+
+	insertArtifact = `INSERT INTO artifacts (digest, repository, collected_at, errors, evidence_count,
+		verified_provenance, version)`
+
+	insertDeployment = `INSERT INTO deployments (digest, deployment_key, repository, org, team, environment,
+		cluster, namespace, workload, first_seen, last_seen, version)`
+
+	insertScore = `INSERT INTO scores (digest, environment, evaluation_id, evaluated_at, repository, org, team,
+		level, risk, verified_provenance, gap_codes, policy_version, score, version)`
+
+	// selectStoredDeployments reads the newest stored row of each deployment key of a digest,
+	// and the earliest first_seen of any of its rows.
+	selectStoredDeployments = `SELECT deployment_key,
+		argMax(repository, version), argMax(org, version), argMax(team, version),
+		argMax(environment, version), argMax(cluster, version), argMax(namespace, version),
+		argMax(workload, version), min(first_seen), max(version)
+		FROM deployments WHERE digest = ? GROUP BY deployment_key`
+)
+
+// WriteEvaluation stores ev: the collection's documents, then the artifact row that points at
+// them (it stays on a newer collection when one is stored), then each deployment's merged state,
+// then the scores. Each step is an idempotent insert, so an evaluation interrupted half-way is
+// completed by writing it again. It returns an error wrapping evidence.ErrInvalid when ev is
+// invalid or holds a time before 1970 or after 2105, and writes nothing then.
+func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) error {
+	if err := validate(ev); err != nil {
+		return fmt.Errorf("writing evaluation: %w", err)
+	}
+	img := ev.Evidence.Image
+	evRows, err := evidenceRows(ev.Evidence)
+	if err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertEvidence, evRows); err != nil {
+		return fmt.Errorf("writing evidence of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertArtifact, [][]any{artifactRow(ev.Evidence)}); err != nil {
+		return fmt.Errorf("writing artifact %s: %w", img, err)
+	}
+	depRows, err := s.deploymentRows(ctx, img.Digest, ev.Deployments)
+	if err != nil {
+		return fmt.Errorf("writing deployments of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertDeployment, depRows); err != nil {
+		return fmt.Errorf("writing deployments of %s: %w", img, err)
+	}
+	scoreRows, err := scoreRows(ev.Scores)
+	if err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertScore, scoreRows); err != nil {
+		return fmt.Errorf("writing scores of %s: %w", img, err)
+	}
+	return nil
+}
+
+// seconds is t as ClickHouse's DateTime keeps it.
+func seconds(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+func flag(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func artifactRow(a evidence.ArtifactEvidence) []any {
+	errs := a.Errors
+	if errs == nil {
+		errs = []string{}
+	}
+	return []any{string(a.Image.Digest), a.Image.Repository, seconds(a.CollectedAt), errs,
+		uint32(len(a.Evidence)), flag(a.HasVerifiedProvenance()), uint64(a.CollectedAt.UnixNano())}
+}
+
+func evidenceRows(a evidence.ArtifactEvidence) ([][]any, error) {
+	rows := make([][]any, 0, len(a.Evidence))
+	for i, e := range a.Evidence {
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("encoding evidence %s: %w", e.ID, err)
+		}
+		var issuer, identity, builder, sourceRepo string
+		if sg := e.Verification.Signer; sg != nil {
+			issuer, identity = sg.Issuer, sg.Identity
+		}
+		if p := e.Provenance; p != nil {
+			builder, sourceRepo = p.BuilderID, p.SourceRepository
+		}
+		rows = append(rows, []any{string(a.Image.Digest), uint64(a.CollectedAt.UnixNano()), uint32(i),
+			seconds(a.CollectedAt), string(e.ID), string(e.Kind), e.Source, e.MediaType, e.PredicateType,
+			flag(e.SubjectMatch), flag(e.Signed), flag(e.Verification.Verified), issuer, identity, builder,
+			sourceRepo, e.Malformed, string(doc)})
+	}
+	return rows, nil
+}
+
+// deploymentRow is one row of the deployments table.
+type deploymentRow struct {
+	key                                                              string
+	repository, org, team, environment, cluster, namespace, workload string
+	firstSeen                                                        time.Time
+	version                                                          uint64
+}
+
+func (r deploymentRow) values(d evidence.Digest) []any {
+	return []any{string(d), r.key, r.repository, r.org, r.team, r.environment, r.cluster, r.namespace,
+		r.workload, seconds(r.firstSeen), seconds(time.Unix(0, int64(r.version))), r.version}
+}
+
+// deploymentRows merges deps into the stored state of their keys: per key, the newest
+// observation's fields and the earliest first_seen. It returns the rows that change something.
+func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []evidence.Deployment) ([][]any, error) {
+	if len(deps) == 0 {
+		return nil, nil
+	}
+	stored, err := s.storedDeployments(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string]deploymentRow{}
+	var order []string
+	for _, dep := range deps {
+		obs := deploymentRow{
+			key: dep.Key(), repository: dep.Image.Repository, org: dep.Org, team: dep.Team,
+			environment: dep.Environment, cluster: dep.Cluster, namespace: dep.Namespace, workload: dep.Workload,
+			firstSeen: seconds(dep.ObservedAt), version: uint64(dep.ObservedAt.UnixNano()),
+		}
+		cur, seen := merged[obs.key]
+		if !seen {
+			order = append(order, obs.key)
+			if cur, seen = stored[obs.key]; !seen {
+				merged[obs.key] = obs
+				continue
+			}
+		}
+		next := cur
+		if obs.version >= cur.version {
+			next = obs
+		}
+		if cur.firstSeen.Before(obs.firstSeen) {
+			next.firstSeen = cur.firstSeen
+		} else {
+			next.firstSeen = obs.firstSeen
+		}
+		merged[obs.key] = next
+	}
+	var rows [][]any
+	for _, key := range order {
+		r := merged[key]
+		// The key fixes every field but the team: a row like the stored one changes nothing.
+		if st, ok := stored[key]; ok && st.version == r.version && st.team == r.team && st.firstSeen.Equal(r.firstSeen) {
+			continue
+		}
+		rows = append(rows, r.values(d))
+	}
+	return rows, nil
+}
+
+// storedDeployments returns the stored state of d's deployment keys.
+func (s *Store) storedDeployments(ctx context.Context, d evidence.Digest) (map[string]deploymentRow, error) {
+	rows, err := s.conn.Query(ctx, selectStoredDeployments, string(d))
+	if err != nil {
+		return nil, fmt.Errorf("reading stored deployments: %w", err)
+	}
+	defer rows.Close()
+	stored := map[string]deploymentRow{}
+	for rows.Next() {
+		var r deploymentRow
+		if err := rows.Scan(&r.key, &r.repository, &r.org, &r.team, &r.environment, &r.cluster, &r.namespace,
+			&r.workload, &r.firstSeen, &r.version); err != nil {
+			return nil, fmt.Errorf("reading stored deployments: %w", err)
+		}
+		stored[r.key] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading stored deployments: %w", err)
+	}
+	return stored, nil
+}
+
+func scoreRows(scores []evidence.Score) ([][]any, error) {
+	rows := make([][]any, 0, len(scores))
+	for _, sc := range scores {
+		sc.EvaluatedAt = sc.EvaluatedAt.UTC()
+		doc, err := json.Marshal(sc)
+		if err != nil {
+			return nil, fmt.Errorf("encoding score %s: %w", sc.EvaluationID, err)
+		}
+		rows = append(rows, []any{string(sc.Image.Digest), sc.Environment, sc.EvaluationID, seconds(sc.EvaluatedAt),
+			sc.Image.Repository, sc.Org, sc.Team, uint8(sc.Level), uint8(sc.Risk), flag(sc.VerifiedProvenance),
+			sc.GapCodes(), sc.PolicyVersion, string(doc), uint64(sc.EvaluatedAt.UnixNano())})
+	}
+	return rows, nil
+}

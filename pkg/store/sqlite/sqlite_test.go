@@ -1,0 +1,196 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+	"github.com/aspmhq/aspm/pkg/store/sqlite"
+	"github.com/aspmhq/aspm/pkg/store/storetest"
+)
+
+// MustOpen opens a store at path and closes it when tb ends.
+func MustOpen(tb testing.TB, path string) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(tb.Context(), path)
+	if err != nil {
+		tb.Fatalf("sqlite.Open(%q): %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	tests := []struct {
+		name string
+		path func(t *testing.T) string
+	}{
+		{"file", func(t *testing.T) string { return filepath.Join(t.TempDir(), "aspm.db") }},
+		{"memory", func(*testing.T) string { return ":memory:" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return MustOpen(t, tt.path(t)) })
+		})
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	for _, path := range []string{"", "aspm.db?mode=ro"} {
+		if s, err := sqlite.Open(t.Context(), path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", path)
+		}
+	}
+}
+
+func testEvaluation(at time.Time) store.Evaluation {
+	img := evidence.ImageRef{
+		Repository: "registry.example.com/apps/reopen",
+		Digest:     evidence.Digest("sha256:" + strings.Repeat("ab", 32)),
+	}
+	dep := evidence.Deployment{Image: img, Environment: "prod", Org: "acme", Team: "pay", Workload: "api", ObservedAt: at}
+	return store.Evaluation{
+		Evidence:    evidence.ArtifactEvidence{Image: img, CollectedAt: at},
+		Deployments: []evidence.Deployment{dep},
+		Scores: []evidence.Score{{
+			Image: img, Environment: "prod", Org: "acme", Team: "pay", Level: 2, VerifiedProvenance: true,
+			EvaluationID: "eval-reopen", EvaluatedAt: at,
+		}},
+	}
+}
+
+// TestReopen proves migrations are idempotent and the data durable: a file opened again keeps
+// what was written and accepts more.
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aspm.db")
+	ev := testEvaluation(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	first, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("first Open: %v", err)
+	}
+	if err := first.WriteEvaluation(t.Context(), ev); err != nil {
+		t.Fatalf("WriteEvaluation: %v", err)
+	}
+	want, err := first.Artifact(t.Context(), ev.Evidence.Image.Digest)
+	if err != nil {
+		t.Fatalf("Artifact: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for i := range 2 {
+		s := MustOpen(t, path)
+		got, err := s.Artifact(t.Context(), ev.Evidence.Image.Digest)
+		if err != nil {
+			t.Fatalf("Artifact after reopening %d: %v", i+1, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Artifact after reopening %d (-before +after):\n%s", i+1, diff)
+		}
+		if err := s.WriteEvaluation(t.Context(), ev); err != nil {
+			t.Errorf("WriteEvaluation after reopening %d: %v", i+1, err)
+		}
+	}
+}
+
+// TestConcurrentOpenAndWrite opens one file from several goroutines at once, as processes
+// sharing a data directory would, and writes through each: migrations apply once and writers
+// wait for each other instead of failing.
+func TestConcurrentOpenAndWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aspm.db")
+	const n = 4
+	stores := make([]*sqlite.Store, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			stores[i] = s
+			for j := range 10 {
+				ev := testEvaluation(time.Date(2025, 3, 1, 12, 0, i*10+j, 0, time.UTC))
+				if err := s.WriteEvaluation(context.Background(), ev); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("goroutine %d: %v", i, errs[i])
+		}
+		if s != nil {
+			t.Cleanup(func() { s.Close() })
+		}
+	}
+	s := MustOpen(t, path)
+	got, err := s.ScoreHistory(t.Context(), testEvaluation(time.Time{}).Evidence.Image.Digest)
+	if err != nil {
+		t.Fatalf("ScoreHistory: %v", err)
+	}
+	// Every write used one evaluation ID in one environment: one row, the latest evaluation.
+	if len(got) != 1 || !got[0].EvaluatedAt.Equal(time.Date(2025, 3, 1, 12, 0, 39, 0, time.UTC)) {
+		t.Errorf("ScoreHistory = %+v, want one score evaluated at 12:00:39", got)
+	}
+}
+
+// TestDeploymentSeenRange proves a deployment keeps the earliest and the latest observation,
+// whatever order observations arrive in.
+func TestDeploymentSeenRange(t *testing.T) {
+	s := MustOpen(t, ":memory:")
+	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		observed            []time.Duration // observations of one key in one evaluation
+		wantFirst, wantLast time.Duration
+	}{
+		{[]time.Duration{time.Hour}, time.Hour, time.Hour},
+		{[]time.Duration{0}, 0, time.Hour},
+		{[]time.Duration{2 * time.Hour}, 0, 2 * time.Hour},
+		{[]time.Duration{30 * time.Minute}, 0, 2 * time.Hour},
+		{[]time.Duration{3 * time.Hour, -time.Hour}, -time.Hour, 3 * time.Hour},
+	}
+	for i, step := range steps {
+		ev := testEvaluation(base)
+		ev.Scores = nil
+		dep := ev.Deployments[0]
+		ev.Deployments = nil
+		for _, off := range step.observed {
+			dep.ObservedAt = base.Add(off)
+			ev.Deployments = append(ev.Deployments, dep)
+		}
+		if err := s.WriteEvaluation(t.Context(), ev); err != nil {
+			t.Fatalf("step %d: WriteEvaluation: %v", i, err)
+		}
+		first, last, err := sqlite.SeenRange(t.Context(), s, dep.Key())
+		if err != nil {
+			t.Fatalf("step %d: SeenRange: %v", i, err)
+		}
+		if !first.Equal(base.Add(step.wantFirst)) || !last.Equal(base.Add(step.wantLast)) {
+			t.Errorf("step %d: seen %s to %s, want %s to %s", i, first, last, base.Add(step.wantFirst), base.Add(step.wantLast))
+		}
+		art, err := s.Artifact(t.Context(), dep.Image.Digest)
+		if err != nil {
+			t.Fatalf("step %d: Artifact: %v", i, err)
+		}
+		if len(art.Deployments) != 1 || !art.Deployments[0].ObservedAt.Equal(last) {
+			t.Errorf("step %d: Artifact deployments = %+v, want one observed at %s", i, art.Deployments, last)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+)
+
+const (
+	selectArtifactVersion = `SELECT collected_at FROM artifacts WHERE digest = ?`
+
+	upsertArtifact = `INSERT INTO artifacts
+		(digest, repository, collected_at, errors, evidence_count, verified_provenance)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (digest) DO UPDATE SET
+			repository = excluded.repository,
+			collected_at = excluded.collected_at,
+			errors = excluded.errors,
+			evidence_count = excluded.evidence_count,
+			verified_provenance = excluded.verified_provenance`
+
+	deleteEvidence = `DELETE FROM evidence WHERE digest = ?`
+
+	insertEvidence = `INSERT INTO evidence
+		(digest, position, evidence_id, kind, source, predicate_type, subject_match, signed, verified, builder_id, document)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	// upsertDeployment keeps the latest observation of a key and the earliest first_seen.
+	upsertDeployment = `INSERT INTO deployments
+		(deployment_key, digest, repository, org, team, environment, cluster, namespace, workload, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (deployment_key) DO UPDATE SET
+			repository = excluded.repository,
+			org = excluded.org,
+			team = excluded.team,
+			environment = excluded.environment,
+			cluster = excluded.cluster,
+			namespace = excluded.namespace,
+			workload = excluded.workload,
+			first_seen = min(deployments.first_seen, excluded.first_seen),
+			last_seen = excluded.last_seen
+		WHERE excluded.last_seen >= deployments.last_seen`
+
+	// lowerFirstSeen records an observation older than the one kept.
+	lowerFirstSeen = `UPDATE deployments SET first_seen = ? WHERE deployment_key = ? AND first_seen > ?`
+
+	// upsertScore replaces an evaluation written again, unless the row kept is newer.
+	upsertScore = `INSERT INTO scores
+		(digest, environment, evaluation_id, evaluated_at, repository, org, team, level, risk,
+		 verified_provenance, gap_codes, gap_count, policy_version, score)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (digest, environment, evaluation_id) DO UPDATE SET
+			evaluated_at = excluded.evaluated_at,
+			repository = excluded.repository,
+			org = excluded.org,
+			team = excluded.team,
+			level = excluded.level,
+			risk = excluded.risk,
+			verified_provenance = excluded.verified_provenance,
+			gap_codes = excluded.gap_codes,
+			gap_count = excluded.gap_count,
+			policy_version = excluded.policy_version,
+			score = excluded.score
+		WHERE excluded.evaluated_at >= scores.evaluated_at`
+)
+
+// WriteEvaluation stores ev in one transaction: the artifact's evidence set unless a newer
+// collection is already stored, each deployment's observation unless a newer one is, and each
+// score. It is idempotent. It returns an error wrapping evidence.ErrInvalid when ev is invalid
+// or holds a time before 1970 or after 2105, and writes nothing then.
+func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err error) {
+	if err := validate(ev); err != nil {
+		return fmt.Errorf("writing evaluation: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}()
+	w := writer{tx: tx, stmts: s.stmts}
+	if err := w.artifact(ctx, ev.Evidence); err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+	}
+	for _, d := range ev.Deployments {
+		if err := w.deployment(ctx, d); err != nil {
+			return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+		}
+	}
+	for _, sc := range ev.Scores {
+		if err := w.score(ctx, sc); err != nil {
+			return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("writing evaluation of %s: committing: %w", ev.Evidence.Image, err)
+	}
+	return nil
+}
+
+// writer runs the prepared statements of a store in one transaction.
+type writer struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (w writer) exec(ctx context.Context, query string, args ...any) error {
+	_, err := w.tx.StmtContext(ctx, w.stmts[query]).ExecContext(ctx, args...)
+	return err
+}
+
+func (w writer) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return w.tx.StmtContext(ctx, w.stmts[query]).QueryRowContext(ctx, args...)
+}
+
+// artifact replaces the artifact's evidence set with a, unless a newer one is stored.
+func (w writer) artifact(ctx context.Context, a evidence.ArtifactEvidence) error {
+	version := a.CollectedAt.UnixNano()
+	var stored int64
+	switch err := w.queryRow(ctx, selectArtifactVersion, string(a.Image.Digest)).Scan(&stored); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("reading artifact version: %w", err)
+	case stored > version:
+		return nil // a newer collection is stored; this one is history
+	}
+	errs, err := json.Marshal(nonNil(a.Errors))
+	if err != nil {
+		return fmt.Errorf("encoding collection errors: %w", err)
+	}
+	if err := w.exec(ctx, upsertArtifact, string(a.Image.Digest), a.Image.Repository, version,
+		string(errs), len(a.Evidence), a.HasVerifiedProvenance()); err != nil {
+		return fmt.Errorf("writing artifact: %w", err)
+	}
+	if err := w.exec(ctx, deleteEvidence, string(a.Image.Digest)); err != nil {
+		return fmt.Errorf("replacing evidence: %w", err)
+	}
+	for i, e := range a.Evidence {
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding evidence %s: %w", e.ID, err)
+		}
+		builder := ""
+		if e.Provenance != nil {
+			builder = e.Provenance.BuilderID
+		}
+		if err := w.exec(ctx, insertEvidence, string(a.Image.Digest), i, string(e.ID), string(e.Kind),
+			e.Source, e.PredicateType, e.SubjectMatch, e.Signed, e.Verification.Verified, builder, string(doc)); err != nil {
+			return fmt.Errorf("writing evidence %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+// deployment records an observation: the newest one's fields, the earliest first_seen.
+func (w writer) deployment(ctx context.Context, d evidence.Deployment) error {
+	key, at := d.Key(), d.ObservedAt.UnixNano()
+	if err := w.exec(ctx, upsertDeployment, key, string(d.Image.Digest), d.Image.Repository, d.Org, d.Team,
+		d.Environment, d.Cluster, d.Namespace, d.Workload, at, at); err != nil {
+		return fmt.Errorf("writing deployment %s: %w", key, err)
+	}
+	if err := w.exec(ctx, lowerFirstSeen, at, key, at); err != nil {
+		return fmt.Errorf("writing deployment %s: %w", key, err)
+	}
+	return nil
+}
+
+// score records an evaluation, replacing the same evaluation unless the stored one is newer.
+func (w writer) score(ctx context.Context, sc evidence.Score) error {
+	sc.EvaluatedAt = sc.EvaluatedAt.UTC()
+	doc, err := json.Marshal(sc)
+	if err != nil {
+		return fmt.Errorf("encoding score %s: %w", sc.EvaluationID, err)
+	}
+	codes, err := json.Marshal(sc.GapCodes())
+	if err != nil {
+		return fmt.Errorf("encoding gap codes of score %s: %w", sc.EvaluationID, err)
+	}
+	if err := w.exec(ctx, upsertScore, string(sc.Image.Digest), sc.Environment, sc.EvaluationID,
+		sc.EvaluatedAt.UnixNano(), sc.Image.Repository, sc.Org, sc.Team, int(sc.Level), sc.Risk,
+		sc.VerifiedProvenance, string(codes), len(sc.Gaps), sc.PolicyVersion, string(doc)); err != nil {
+		return fmt.Errorf("writing score %s in %s: %w", sc.EvaluationID, sc.Environment, err)
+	}
+	return nil
+}
+
+// nonNil returns s, or an empty slice when s is nil, so that it encodes as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,113 @@
+// Package store defines what the scorer writes and the api reads: artifacts with their evidence,
+// deployments, scores (history and current state). Implementations live in store/clickhouse
+// (production) and store/sqlite (embedded); store/storetest holds the conformance suite both
+// pass. All writes are idempotent: writing the same Evaluation twice changes no query result.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+)
+
+// ErrNotFound is returned by readers when the thing asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Evaluation is everything the scorer learnt from one evidence message, written as one unit:
+// the artifact's evidence set, the deployments it was scored for, and one score per deployment
+// environment.
+type Evaluation struct {
+	Evidence    evidence.ArtifactEvidence
+	Deployments []evidence.Deployment
+	Scores      []evidence.Score
+}
+
+// Validate reports whether ev and everything in it is valid, and whether the deployments and
+// scores are about ev's artifact.
+func (ev Evaluation) Validate() error {
+	if err := ev.Evidence.Validate(); err != nil {
+		return err
+	}
+	d := ev.Evidence.Image.Digest
+	for _, dep := range ev.Deployments {
+		if err := dep.Validate(); err != nil {
+			return err
+		}
+		if dep.Image.Digest != d {
+			return errors.New("evaluation: deployment of another artifact")
+		}
+	}
+	for _, s := range ev.Scores {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		if s.Image.Digest != d {
+			return errors.New("evaluation: score of another artifact")
+		}
+	}
+	return nil
+}
+
+// Writer stores evaluations.
+type Writer interface {
+	// WriteEvaluation durably stores ev. It is idempotent, and an older evaluation written after
+	// a newer one never replaces the newer one in current-state queries. It returns an error
+	// wrapping evidence.ErrInvalid when ev is invalid.
+	WriteEvaluation(ctx context.Context, ev Evaluation) error
+}
+
+// CoverageQuery narrows coverage to deployments that match every non-empty field.
+type CoverageQuery struct {
+	Org         string
+	Team        string
+	Environment string
+}
+
+// Coverage counts deployed artifacts (distinct digests with a deployment matching the query).
+type Coverage struct {
+	Total int `json:"total"`
+	// ByLevel counts artifacts by their highest current level in the matching environments;
+	// it always has the keys "L0" to "L3". An artifact deployed but not yet scored counts as L0.
+	ByLevel map[string]int `json:"by_level"`
+	// VerifiedProvenance counts artifacts with at least one verified provenance.
+	VerifiedProvenance int `json:"verified_provenance"`
+	// WithGaps counts artifacts with at least one gap in a matching environment.
+	WithGaps int `json:"with_gaps"`
+}
+
+// ArtifactDetail is one artifact with its latest evidence set, its current score in each
+// environment it is deployed to, and its deployments.
+type ArtifactDetail struct {
+	Image       evidence.ImageRef     `json:"image"`
+	CollectedAt time.Time             `json:"collected_at"`
+	Evidence    []evidence.Evidence   `json:"evidence"`
+	Errors      []string              `json:"errors,omitempty"`
+	Scores      []evidence.Score      `json:"scores"`
+	Deployments []evidence.Deployment `json:"deployments"`
+}
+
+// Reader answers the api's questions.
+type Reader interface {
+	// Coverage counts deployed artifacts matching q.
+	Coverage(ctx context.Context, q CoverageQuery) (Coverage, error)
+	// Artifact returns the artifact with digest d, or an error wrapping ErrNotFound.
+	Artifact(ctx context.Context, d evidence.Digest) (ArtifactDetail, error)
+	// CurrentScores returns the latest score of artifact d in each environment, ordered by
+	// environment; it is empty (no error) when d was never scored.
+	CurrentScores(ctx context.Context, d evidence.Digest) ([]evidence.Score, error)
+	// ScoreHistory returns every evaluation of artifact d, one score per (environment,
+	// evaluation ID), ordered by evaluation time, then evaluation ID, then environment; it is
+	// empty (no error) when d was never scored.
+	ScoreHistory(ctx context.Context, d evidence.Digest) ([]evidence.Score, error)
+}
+
+// Store is a Writer and a Reader that can be health-checked and closed.
+type Store interface {
+	Writer
+	Reader
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,165 @@
+// Package api is the read side and front door: the REST API, the web dashboard and the
+// deployment push endpoint, which publishes to NATS (the api never calls ingest directly).
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/ops"
+	"github.com/aspmhq/aspm/pkg/store"
+	"github.com/aspmhq/aspm/services/api/internal/dashboard"
+	"github.com/aspmhq/aspm/services/api/internal/httpapi"
+)
+
+// Config configures the api service.
+type Config struct {
+	Bus bus.Config
+	// Listen is the address the API, dashboard and operational endpoints are served on.
+	Listen string
+	// MaxBodyBytes bounds request bodies; default 1 MiB.
+	MaxBodyBytes int64
+}
+
+// Validate fills in defaults and reports whether c is usable.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	return c.Bus.Validate()
+}
+
+// Deps are what the api works with.
+type Deps struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Gatherers are other services' metrics to serve on /metrics too (for `aspm up`).
+	Gatherers []prometheus.Gatherer
+}
+
+// Service is a running api.
+type Service struct {
+	cfg      Config
+	store    store.Store
+	log      *slog.Logger
+	bus      *bus.Bus
+	registry *prometheus.Registry
+	gather   prometheus.Gatherers
+	requests *prometheus.HistogramVec
+	addr     chan string
+}
+
+// New builds the api; it connects to nothing yet.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil {
+		return nil, errors.New("api: a store is required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(), addr: make(chan string, 1)}
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "aspm_api_request_seconds", Help: "API request latency by route and status code.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route", "code"})
+	s.registry.MustRegister(s.requests)
+	if len(deps.Gatherers) == 0 {
+		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.gather = append(prometheus.Gatherers{s.registry}, deps.Gatherers...)
+	return s, nil
+}
+
+// Gatherer returns the service's Prometheus metrics.
+func (s *Service) Gatherer() prometheus.Gatherer { return s.registry }
+
+// Addr returns the address the service listens on, once it does.
+func (s *Service) Addr(ctx context.Context) (string, error) {
+	select {
+	case a := <-s.addr:
+		s.addr <- a
+		return a, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Ready reports whether NATS is connected and the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.bus == nil || !s.bus.Connected() {
+		return errors.New("not connected to NATS")
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Handler returns the full HTTP handler, publishing deployments with pub.
+func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
+	mux := http.NewServeMux()
+	ops.Register(mux, s.Ready, s.gather)
+	a := &httpapi.API{Store: s.store, Publisher: pub, Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now}
+	a.Register(mux)
+	(&dashboard.Dashboard{Store: s.store, Log: s.log}).Register(mux)
+	return s.instrument(mux)
+}
+
+// instrument records each request's latency by route pattern and status.
+func (s *Service) instrument(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			pattern = "unmatched"
+		}
+		s.requests.WithLabelValues(pattern, fmt.Sprint(rec.status)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Run connects to NATS and serves HTTP on cfg.Listen until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	b, err := bus.Connect(ctx, s.cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.EnsureStreams(ctx); err != nil {
+		return err
+	}
+	s.bus = b
+	l, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listening on %s: %w", s.cfg.Listen, err)
+	}
+	s.log.Info("api listening", "addr", l.Addr().String())
+	return ops.ServeListener(ctx, l, s.Handler(b), s.addr)
+}

@@ -1,0 +1,251 @@
+// Package httpapi is the REST API: coverage, artifact detail and deployment push, with JSON
+// errors carrying a stable code.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/event"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+)
+
+// MaxDeploymentsPerRequest bounds one POST /v1/deployments.
+const MaxDeploymentsPerRequest = 1000
+
+// Publisher sends messages to the bus.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, m bus.Message) error
+}
+
+var _ Publisher = (*bus.Bus)(nil)
+
+// API serves the /v1 routes.
+type API struct {
+	Store        store.Reader
+	Publisher    Publisher
+	Log          *slog.Logger
+	MaxBodyBytes int64
+	Now          func() time.Time
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/coverage", a.coverage)
+	mux.HandleFunc("GET /v1/artifacts/{digest}", a.artifact)
+	mux.HandleFunc("POST /v1/deployments", a.postDeployments)
+}
+
+// Error codes, stable for automation.
+const (
+	CodeInvalid       = "invalid_argument"
+	CodeNotFound      = "not_found"
+	CodeTooLarge      = "payload_too_large"
+	CodeUnavailable   = "unavailable"
+	CodeInternal      = "internal"
+	CodeUnsupportedCT = "unsupported_media_type"
+)
+
+// apiError is an error with an HTTP status and a stable code.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func invalid(format string, args ...any) error {
+	return &apiError{http.StatusBadRequest, CodeInvalid, fmt.Sprintf(format, args...)}
+}
+
+// writeError maps err to a status and code; it is the one place that does.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ae      *apiError
+		tooBig  *http.MaxBytesError
+		status  = http.StatusInternalServerError
+		code    = CodeInternal
+		message = "internal error"
+	)
+	switch {
+	case errors.As(err, &ae):
+		status, code, message = ae.status, ae.code, ae.msg
+	case errors.As(err, &tooBig):
+		status, code, message = http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)
+	case errors.Is(err, store.ErrNotFound):
+		status, code, message = http.StatusNotFound, CodeNotFound, err.Error()
+	case errors.Is(err, evidence.ErrInvalid):
+		status, code, message = http.StatusBadRequest, CodeInvalid, err.Error()
+	}
+	if status >= 500 {
+		a.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *API) coverage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	cov, err := a.Store.Coverage(r.Context(), store.CoverageQuery{Org: q.Get("org"), Team: q.Get("team"), Environment: q.Get("env")})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cov)
+}
+
+// GapView is a gap with the environment it was found in.
+type GapView struct {
+	Environment string `json:"environment"`
+	evidence.Gap
+}
+
+// ArtifactView is the body of GET /v1/artifacts/{digest}.
+type ArtifactView struct {
+	Digest     evidence.Digest `json:"digest"`
+	Repository string          `json:"repository"`
+	// SLSALevel and Risk are the highest over the environments the artifact is deployed to.
+	SLSALevel          evidence.Level        `json:"slsa_level"`
+	Risk               int                   `json:"risk"`
+	VerifiedProvenance bool                  `json:"verified_provenance"`
+	Gaps               []GapView             `json:"gaps"`
+	CollectedAt        time.Time             `json:"collected_at"`
+	Evidence           []evidence.Evidence   `json:"evidence"`
+	Errors             []string              `json:"errors,omitempty"`
+	Scores             []evidence.Score      `json:"scores"`
+	Deployments        []evidence.Deployment `json:"deployments"`
+}
+
+func (a *API) artifact(w http.ResponseWriter, r *http.Request) {
+	d, err := evidence.ParseDigest(r.PathValue("digest"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	det, err := a.Store.Artifact(r.Context(), d)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	v := ArtifactView{
+		Digest: det.Image.Digest, Repository: det.Image.Repository, Gaps: []GapView{},
+		CollectedAt: det.CollectedAt, Evidence: det.Evidence, Errors: det.Errors, Scores: det.Scores, Deployments: det.Deployments,
+	}
+	for _, s := range det.Scores {
+		v.SLSALevel = max(v.SLSALevel, s.Level)
+		v.Risk = max(v.Risk, s.Risk)
+		v.VerifiedProvenance = v.VerifiedProvenance || s.VerifiedProvenance
+		for _, g := range s.Gaps {
+			v.Gaps = append(v.Gaps, GapView{Environment: s.Environment, Gap: g})
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// DeploymentRequest is one deployment in the body of POST /v1/deployments.
+type DeploymentRequest struct {
+	Image       string     `json:"image"`
+	Environment string     `json:"environment"`
+	Cluster     string     `json:"cluster"`
+	Namespace   string     `json:"namespace"`
+	Workload    string     `json:"workload"`
+	Org         string     `json:"org"`
+	Team        string     `json:"team"`
+	ObservedAt  *time.Time `json:"observed_at,omitempty"`
+}
+
+func (a *API) postDeployments(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		a.writeError(w, r, &apiError{http.StatusUnsupportedMediaType, CodeUnsupportedCT, "Content-Type must be application/json"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.MaxBodyBytes))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	reqs, err := decodeDeployments(body)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	now := a.Now().UTC().Truncate(time.Second)
+	deps := make([]evidence.Deployment, 0, len(reqs))
+	for i, rq := range reqs {
+		img, err := evidence.ParseImageRef(rq.Image)
+		if err != nil {
+			a.writeError(w, r, invalid("deployment %d: %v", i, err))
+			return
+		}
+		d := evidence.Deployment{Image: img, Environment: rq.Environment, Cluster: rq.Cluster, Namespace: rq.Namespace,
+			Workload: rq.Workload, Org: rq.Org, Team: rq.Team, ObservedAt: now}
+		if rq.ObservedAt != nil {
+			d.ObservedAt = rq.ObservedAt.UTC()
+		}
+		if err := d.Validate(); err != nil {
+			a.writeError(w, r, invalid("deployment %d: %v", i, err))
+			return
+		}
+		deps = append(deps, d)
+	}
+	ids := make([]string, 0, len(deps))
+	for _, d := range deps {
+		m := event.NewDeployObserved(d)
+		if err := a.Publisher.Publish(r.Context(), event.SubjectDeployObserved, m); err != nil {
+			a.writeError(w, r, &apiError{http.StatusServiceUnavailable, CodeUnavailable, "could not queue deployment: " + err.Error()})
+			return
+		}
+		ids = append(ids, m.ID)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"accepted": len(ids), "ids": ids})
+}
+
+// decodeDeployments accepts one deployment object or a list of them.
+func decodeDeployments(body []byte) ([]DeploymentRequest, error) {
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" {
+		return nil, invalid("empty body: want a deployment object or a list of them")
+	}
+	var reqs []DeploymentRequest
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if trimmed[0] == '[' {
+		if err := dec.Decode(&reqs); err != nil {
+			return nil, invalid("decoding deployments: %v", err)
+		}
+	} else {
+		var one DeploymentRequest
+		if err := dec.Decode(&one); err != nil {
+			return nil, invalid("decoding deployment: %v", err)
+		}
+		reqs = []DeploymentRequest{one}
+	}
+	if dec.More() {
+		return nil, invalid("unexpected data after the JSON value")
+	}
+	if len(reqs) == 0 {
+		return nil, invalid("no deployments in the list")
+	}
+	if len(reqs) > MaxDeploymentsPerRequest {
+		return nil, invalid("%d deployments: at most %d per request", len(reqs), MaxDeploymentsPerRequest)
+	}
+	return slices.Clip(reqs), nil
+}

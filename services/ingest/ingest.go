@@ -1,0 +1,210 @@
+// Package ingest is the service that owns everything touching registries and signatures: for
+// each observed deployment or rescan request it collects the artifact's attached evidence,
+// verifies it, and publishes one aspm.evidence.collected event with the complete set. It writes
+// no database.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/event"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/oci"
+	"github.com/aspmhq/aspm/pkg/ops"
+	"github.com/aspmhq/aspm/pkg/verify"
+	"github.com/aspmhq/aspm/services/ingest/internal/collect"
+)
+
+// Config configures the ingest service.
+type Config struct {
+	// Bus says how to reach NATS.
+	Bus bus.Config
+	// TrustedRoots are paths of Sigstore trusted_root.json files.
+	TrustedRoots []string
+	// TrustedKeys maps key names (which policies refer to) to PEM public key paths.
+	TrustedKeys map[string]string
+	// Registry configures registry access.
+	Registry oci.Config
+	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
+	Listen string
+}
+
+// Validate fills in defaults and reports whether c is usable.
+func (c *Config) Validate() error {
+	if err := c.Bus.Validate(); err != nil {
+		return err
+	}
+	if len(c.TrustedRoots) == 0 && len(c.TrustedKeys) == 0 {
+		return errors.New("ingest: at least one trusted root (--trusted-root) or key (--trusted-key) is required to verify evidence")
+	}
+	return c.Registry.Validate()
+}
+
+// Service is a running ingest service.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	collector *collect.Collector
+	bus       *bus.Bus
+	registry  *prometheus.Registry
+	metrics   metrics
+}
+
+type metrics struct {
+	messages  *prometheus.CounterVec
+	collected *prometheus.CounterVec
+	duration  prometheus.Histogram
+}
+
+// New loads the trusted material and builds the service; it connects to nothing yet.
+func New(cfg Config, log *slog.Logger) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var roots []root.TrustedMaterial
+	for _, p := range cfg.TrustedRoots {
+		tr, err := verify.LoadTrustedRoot(p)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, tr)
+	}
+	var keys []verify.TrustedKey
+	for name, p := range cfg.TrustedKeys {
+		k, err := verify.LoadTrustedKey(name, p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	ver, err := verify.New(roots, keys)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	reg, err := oci.New(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver), registry: prometheus.NewRegistry()}
+	s.metrics = metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",
+		}, []string{"subject", "outcome"}),
+		collected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aspm_ingest_evidence_total", Help: "Evidence documents collected, by kind and verification outcome.",
+		}, []string{"kind", "verified"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aspm_ingest_collect_seconds", Help: "Time to collect and verify one artifact's evidence.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+	}
+	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
+}
+
+// Gatherer returns the service's Prometheus metrics.
+func (s *Service) Gatherer() prometheus.Gatherer { return s.registry }
+
+// Ready reports whether the service is connected to NATS.
+func (s *Service) Ready(context.Context) error {
+	if s.bus == nil || !s.bus.Connected() {
+		return errors.New("not connected to NATS")
+	}
+	return nil
+}
+
+// Run connects to NATS, creates the streams and consumes deployment and rescan messages until
+// ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	b, err := bus.Connect(ctx, s.cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.EnsureStreams(ctx); err != nil {
+		return err
+	}
+	s.bus = b
+	g, ctx := errgroup.WithContext(ctx)
+	if s.cfg.Listen != "" {
+		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
+	}
+	s.log.Info("ingest running", "nats", s.cfg.Bus.URL, "listen", s.cfg.Listen)
+	g.Go(func() error {
+		return b.Consume(ctx, bus.ConsumerIngest, s.handle, bus.ConsumeOptions{
+			Logger: s.log,
+			OnResult: func(subject string, err error, dead bool) {
+				s.metrics.messages.WithLabelValues(subject, outcome(err, dead)).Inc()
+			},
+		})
+	})
+	return g.Wait()
+}
+
+func outcome(err error, dead bool) string {
+	switch {
+	case dead:
+		return "dead"
+	case err != nil:
+		return "retry"
+	}
+	return "ok"
+}
+
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	var (
+		img     evidence.ImageRef
+		trigger string
+	)
+	switch msg.Subject() {
+	case event.SubjectDeployObserved:
+		var m event.DeployObserved
+		if err := event.Decode(msg.Data(), event.SchemaDeployObserved, &m); err != nil {
+			return err
+		}
+		if err := s.bus.PutDeployment(ctx, m.Deployment); err != nil {
+			return err
+		}
+		img, trigger = m.Deployment.Image, m.ID
+	case event.SubjectScanRequested:
+		var m event.ScanRequested
+		if err := event.Decode(msg.Data(), event.SchemaScanRequested, &m); err != nil {
+			return err
+		}
+		img, trigger = m.Image, m.ID
+	default:
+		return fmt.Errorf("%w: unexpected subject %s", bus.ErrPoison, msg.Subject())
+	}
+	start := time.Now()
+	set, err := s.collector.Collect(ctx, img)
+	if err != nil {
+		return err
+	}
+	s.metrics.duration.Observe(time.Since(start).Seconds())
+	for _, e := range set.Evidence {
+		s.metrics.collected.WithLabelValues(string(e.Kind), fmt.Sprint(e.Verification.Verified)).Inc()
+	}
+	if err := s.bus.PutEvidence(ctx, set); err != nil {
+		return err
+	}
+	out := event.NewEvidenceCollected(trigger, set)
+	if err := s.bus.Publish(ctx, event.SubjectEvidenceCollected, out); err != nil {
+		return err
+	}
+	s.log.Info("evidence collected", "image", img.String(), "documents", len(set.Evidence),
+		"verified_provenance", set.HasVerifiedProvenance(), "errors", strings.Join(set.Errors, "; "), "msg_id", out.ID)
+	return nil
+}

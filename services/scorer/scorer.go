@@ -1,0 +1,275 @@
+// Package scorer is the service that evaluates the Rego policy for each collected evidence set
+// and every environment the artifact is deployed to, and the only one that writes the store. It
+// acks a message only after the write is durable, and announces scores and gap transitions.
+package scorer
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/event"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/ops"
+	"github.com/aspmhq/aspm/pkg/policy"
+	"github.com/aspmhq/aspm/pkg/store"
+)
+
+// Config configures the scorer.
+type Config struct {
+	Bus bus.Config
+	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
+	Listen string
+}
+
+// Validate fills in defaults and reports whether c is usable.
+func (c *Config) Validate() error { return c.Bus.Validate() }
+
+// Deps are what the scorer works with: the store it writes and the prepared policy.
+type Deps struct {
+	Store  store.Store
+	Policy *policy.Engine
+	Logger *slog.Logger
+}
+
+// Service is a running scorer.
+type Service struct {
+	cfg      Config
+	store    store.Store
+	policy   *policy.Engine
+	log      *slog.Logger
+	bus      *bus.Bus
+	registry *prometheus.Registry
+	metrics  metrics
+}
+
+type metrics struct {
+	messages *prometheus.CounterVec
+	evalTime prometheus.Histogram
+	writes   prometheus.Histogram
+	levels   *prometheus.CounterVec
+}
+
+// New builds the scorer; it connects to nothing yet.
+func New(cfg Config, deps Deps) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Store == nil || deps.Policy == nil {
+		return nil, errors.New("scorer: a store and a policy are required")
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{cfg: cfg, store: deps.Store, policy: deps.Policy, log: log, registry: prometheus.NewRegistry()}
+	s.metrics = metrics{
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aspm_scorer_messages_total", Help: "Messages handled, by outcome (ok, retry, dead).",
+		}, []string{"outcome"}),
+		evalTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aspm_scorer_evaluation_seconds", Help: "Time to evaluate the policy for one artifact and environment.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		writes: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "aspm_scorer_store_write_seconds", Help: "Time to write one evaluation to the store.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		levels: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aspm_scorer_scores_total", Help: "Scores computed, by SLSA level.",
+		}, []string{"level"}),
+	}
+	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
+}
+
+// Gatherer returns the service's Prometheus metrics.
+func (s *Service) Gatherer() prometheus.Gatherer { return s.registry }
+
+// Ready reports whether NATS is connected and the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	if s.bus == nil || !s.bus.Connected() {
+		return errors.New("not connected to NATS")
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Run connects to NATS and scores collected evidence until ctx is done.
+func (s *Service) Run(ctx context.Context) error {
+	b, err := bus.Connect(ctx, s.cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.EnsureStreams(ctx); err != nil {
+		return err
+	}
+	s.bus = b
+	g, ctx := errgroup.WithContext(ctx)
+	if s.cfg.Listen != "" {
+		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
+	}
+	s.log.Info("scorer running", "nats", s.cfg.Bus.URL, "policy", s.policy.Version(), "listen", s.cfg.Listen)
+	g.Go(func() error {
+		return b.Consume(ctx, bus.ConsumerScorer, s.handle, bus.ConsumeOptions{
+			Logger: s.log,
+			OnResult: func(_ string, err error, dead bool) {
+				o := "ok"
+				if dead {
+					o = "dead"
+				} else if err != nil {
+					o = "retry"
+				}
+				s.metrics.messages.WithLabelValues(o).Inc()
+			},
+		})
+	})
+	return g.Wait()
+}
+
+func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
+	var m event.EvidenceCollected
+	if err := event.Decode(msg.Data(), event.SchemaEvidenceCollected, &m); err != nil {
+		return err
+	}
+	deps, err := s.bus.Deployments(ctx, m.Artifact.Image.Digest)
+	if err != nil {
+		return err
+	}
+	scores, err := s.Score(ctx, m, deps)
+	if err != nil {
+		return err
+	}
+	history, err := s.store.ScoreHistory(ctx, m.Artifact.Image.Digest)
+	if err != nil {
+		return fmt.Errorf("reading score history: %w", err)
+	}
+	start := time.Now()
+	if err := s.store.WriteEvaluation(ctx, store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores}); err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", m.Artifact.Image, err)
+	}
+	s.metrics.writes.Observe(time.Since(start).Seconds())
+	for _, sc := range scores {
+		if err := s.announce(ctx, sc, previous(history, sc)); err != nil {
+			return err
+		}
+		s.metrics.levels.WithLabelValues(sc.Level.String()).Inc()
+		s.log.Info("scored", "image", sc.Image.String(), "env", sc.Environment, "level", sc.Level.String(),
+			"gaps", sc.GapCodes(), "risk", sc.Risk, "msg_id", m.ID)
+	}
+	return nil
+}
+
+// Score evaluates the policy for the evidence in m in each environment of deps (the most
+// recently observed deployment in an environment gives the org and team). The result is
+// deterministic: the same message and policy always yield the same scores and IDs.
+func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []evidence.Deployment) ([]evidence.Score, error) {
+	byEnv := map[string]evidence.Deployment{}
+	for _, d := range deps {
+		if cur, ok := byEnv[d.Environment]; !ok || d.ObservedAt.After(cur.ObservedAt) {
+			byEnv[d.Environment] = d
+		}
+	}
+	envs := make([]string, 0, len(byEnv))
+	for env := range byEnv {
+		envs = append(envs, env)
+	}
+	slices.Sort(envs)
+	scores := make([]evidence.Score, 0, len(envs))
+	for _, env := range envs {
+		d := byEnv[env]
+		start := time.Now()
+		dec, err := s.policy.Evaluate(ctx, policy.Input{Artifact: m.Artifact.Image, Environment: env, Deployment: d, Evidence: m.Artifact.Evidence})
+		if err != nil {
+			return nil, fmt.Errorf("evaluating policy for %s in %s: %w", m.Artifact.Image, env, err)
+		}
+		s.metrics.evalTime.Observe(time.Since(start).Seconds())
+		h := sha256.Sum256([]byte(m.ID + "\x00" + env + "\x00" + s.policy.Version()))
+		scores = append(scores, evidence.Score{
+			Image:              m.Artifact.Image,
+			Environment:        env,
+			Org:                d.Org,
+			Team:               d.Team,
+			Level:              dec.Level,
+			Risk:               dec.Risk,
+			VerifiedProvenance: dec.VerifiedProvenance,
+			Gaps:               dec.Gaps,
+			Explanation:        dec.Explanation,
+			PolicyVersion:      s.policy.Version(),
+			EvaluationID:       hex.EncodeToString(h[:16]),
+			EvaluatedAt:        m.Artifact.CollectedAt.UTC().Truncate(time.Second),
+		})
+	}
+	return scores, nil
+}
+
+// previous returns the score in history for sc's environment that came just before sc, or
+// nil. Using history rather than the current state keeps gap transitions the same when a
+// message is redelivered after its write succeeded.
+func previous(history []evidence.Score, sc evidence.Score) *evidence.Score {
+	var prev *evidence.Score
+	for i := range history {
+		h := &history[i]
+		if h.Environment != sc.Environment || h.EvaluationID == sc.EvaluationID || later(*h, sc) {
+			continue
+		}
+		if prev == nil || later(*h, *prev) {
+			prev = h
+		}
+	}
+	return prev
+}
+
+// later reports whether a was evaluated after b.
+func later(a, b evidence.Score) bool {
+	if c := a.EvaluatedAt.Compare(b.EvaluatedAt); c != 0 {
+		return c > 0
+	}
+	return cmp.Compare(a.EvaluationID, b.EvaluationID) > 0
+}
+
+// announce publishes the score and the gaps it opened and closed relative to prev.
+func (s *Service) announce(ctx context.Context, sc evidence.Score, prev *evidence.Score) error {
+	if err := s.bus.Publish(ctx, event.SubjectScoreComputed, event.NewScoreComputed(sc)); err != nil {
+		return err
+	}
+	before := map[string]evidence.Gap{}
+	if prev != nil {
+		for _, g := range prev.Gaps {
+			before[g.Code] = g
+		}
+	}
+	now := map[string]bool{}
+	for _, g := range sc.Gaps {
+		now[g.Code] = true
+		if _, ok := before[g.Code]; !ok {
+			if err := s.bus.Publish(ctx, event.SubjectGapOpened, event.NewGapChanged(true, sc, g)); err != nil {
+				return err
+			}
+		}
+	}
+	for code, g := range before {
+		if !now[code] {
+			if err := s.bus.Publish(ctx, event.SubjectGapClosed, event.NewGapChanged(false, sc, g)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
