@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -24,10 +25,27 @@ type Evaluation struct {
 	Scores      []evidence.Score
 }
 
-// Validate reports whether ev and everything in it is valid, and whether the deployments and
-// scores are about ev's artifact.
+// The times a store accepts: what every store can keep (ClickHouse's DateTime ends in 2106; a
+// row's version is its time in Unix nanoseconds, which must not be negative).
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Validate reports whether ev and everything in it is valid, whether the deployments and scores
+// are about ev's artifact, and whether every time in it is set and within 1970–2105. The error
+// wraps evidence.ErrInvalid.
 func (ev Evaluation) Validate() error {
 	if err := ev.Evidence.Validate(); err != nil {
+		return err
+	}
+	check := func(what string, t time.Time) error {
+		if t.Before(minTime) || !t.Before(maxTime) {
+			return fmt.Errorf("%w: %s %s: want a time from 1970 to 2105", evidence.ErrInvalid, what, t.Format(time.RFC3339))
+		}
+		return nil
+	}
+	if err := check("collected_at", ev.Evidence.CollectedAt); err != nil {
 		return err
 	}
 	d := ev.Evidence.Image.Digest
@@ -36,7 +54,10 @@ func (ev Evaluation) Validate() error {
 			return err
 		}
 		if dep.Image.Digest != d {
-			return errors.New("evaluation: deployment of another artifact")
+			return fmt.Errorf("%w: evaluation of %s: deployment of %s", evidence.ErrInvalid, d, dep.Image.Digest)
+		}
+		if err := check("deployment observed_at", dep.ObservedAt); err != nil {
+			return err
 		}
 	}
 	for _, s := range ev.Scores {
@@ -44,7 +65,10 @@ func (ev Evaluation) Validate() error {
 			return err
 		}
 		if s.Image.Digest != d {
-			return errors.New("evaluation: score of another artifact")
+			return fmt.Errorf("%w: evaluation of %s: score of %s", evidence.ErrInvalid, d, s.Image.Digest)
+		}
+		if err := check("score evaluated_at", s.EvaluatedAt); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -192,3 +192,5 @@ func TestNewNeedsMaterial(t *testing.T) {
 		t.Errorf("err = %v, want ErrNoTrustedMaterial", err)
 	}
 }
+
+func digest(s string) evidence.Digest { return evidence.Digest(s) }

@@ -48,12 +48,20 @@ func Open(ctx context.Context, c Config) (store.Store, error) {
 		return nil, err
 	}
 	if c.Driver == ClickHouse {
-		return clickhouse.Open(ctx, c.ClickHouse)
+		s, err := clickhouse.Open(ctx, c.ClickHouse)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	if c.SQLitePath != ":memory:" {
 		if err := os.MkdirAll(filepath.Dir(c.SQLitePath), 0o750); err != nil {
 			return nil, fmt.Errorf("creating store directory: %w", err)
 		}
 	}
-	return sqlite.Open(ctx, c.SQLitePath)
+	s, err := sqlite.Open(ctx, c.SQLitePath)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -66,6 +66,23 @@ func TestReopen(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Artifact after reopening (-before +after):\n%s", diff)
 	}
+	checkMigrations(t, second)
+}
+
+// checkMigrations checks that s records every embedded migration exactly once.
+func checkMigrations(t *testing.T, s *clickhouse.Store) {
+	t.Helper()
+	want, err := clickhouse.MigrationVersions()
+	if err != nil {
+		t.Fatalf("MigrationVersions: %v", err)
+	}
+	got, err := clickhouse.AppliedMigrations(t.Context(), s)
+	if err != nil {
+		t.Fatalf("AppliedMigrations: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("applied migrations (-embedded +recorded):\n%s", diff)
+	}
 }
 
 // TestConcurrentOpen starts two stores on one new database at once, as two scorer replicas
@@ -86,6 +103,7 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 	}
+	checkMigrations(t, stores[0])
 	for i, s := range stores {
 		ev := testEvaluation(time.Date(2025, 3, 1, 12, 0, i, 0, time.UTC))
 		if err := s.WriteEvaluation(t.Context(), ev); err != nil {
@@ -99,6 +117,47 @@ func TestConcurrentOpen(t *testing.T) {
 	// Both writes share one evaluation ID and environment: one row, the later evaluation.
 	if len(history) != 1 || !history[0].EvaluatedAt.Equal(time.Date(2025, 3, 1, 12, 0, 1, 0, time.UTC)) {
 		t.Errorf("ScoreHistory = %+v, want one score evaluated at 12:00:01", history)
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	tests := []struct {
+		name, sql string
+		want      []string
+	}{
+		{"empty", "", nil},
+		{"comments only", "-- a\n  -- b;\n", nil},
+		{"one", "CREATE TABLE a (x UInt8) ENGINE = Memory;\n", []string{"CREATE TABLE a (x UInt8) ENGINE = Memory"}},
+		{
+			"two, multi-line, with comments",
+			"-- first\nCREATE TABLE a (\n    x UInt8 -- a column\n) ENGINE = Memory;\n\n-- second\nCREATE VIEW v AS SELECT 1;\n",
+			[]string{"CREATE TABLE a (\n    x UInt8 -- a column\n) ENGINE = Memory", "CREATE VIEW v AS SELECT 1"},
+		},
+		{"no final semicolon", "SELECT 1", []string{"SELECT 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, clickhouse.SplitStatements(tt.sql)); diff != "" {
+				t.Errorf("SplitStatements (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestMigrationsAreIdempotent checks what concurrent starts rely on: every statement of every
+// migration can run twice.
+func TestMigrationsAreIdempotent(t *testing.T) {
+	stmts, err := clickhouse.MigrationStatements()
+	if err != nil {
+		t.Fatalf("MigrationStatements: %v", err)
+	}
+	if len(stmts) == 0 {
+		t.Fatal("no migration statements embedded")
+	}
+	for _, stmt := range stmts {
+		if !strings.Contains(stmt, "IF NOT EXISTS") && !strings.Contains(stmt, "IF EXISTS") {
+			t.Errorf("statement without IF [NOT] EXISTS:\n%s", stmt)
+		}
 	}
 }
 

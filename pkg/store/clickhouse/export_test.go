@@ -14,3 +14,47 @@ func SeenRange(ctx context.Context, s *Store, d evidence.Digest, key string) (fi
 		WHERE digest = ? AND deployment_key = ?`, string(d), key).Scan(&first, &last)
 	return first.UTC(), last.UTC(), err
 }
+
+// SplitStatements exposes splitStatements to tests.
+var SplitStatements = splitStatements
+
+// MigrationStatements returns every statement of every embedded migration, in order.
+func MigrationStatements() ([]string, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	var stmts []string
+	for _, m := range ms {
+		stmts = append(stmts, m.statements...)
+	}
+	return stmts, nil
+}
+
+// AppliedMigrations returns the versions schema_migrations records, one per version, in order.
+func AppliedMigrations(ctx context.Context, s *Store) ([]uint32, error) {
+	rows, err := s.conn.Query(ctx, "SELECT version FROM schema_migrations FINAL ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []uint32
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// MigrationVersions returns the versions of the embedded migrations, in order.
+func MigrationVersions() ([]uint32, error) {
+	ms, err := migrations()
+	var vs []uint32
+	for _, m := range ms {
+		vs = append(vs, m.version)
+	}
+	return vs, err
+}

@@ -53,7 +53,7 @@ const (
 		ORDER BY environment, cluster, namespace, workload, org, repository`
 
 	selectCurrentScores = `
-		SELECT environment, score FROM scores FINAL WHERE digest = ?
+		SELECT score FROM scores FINAL WHERE digest = ?
 		ORDER BY environment, version DESC, evaluation_id DESC
 		LIMIT 1 BY environment`
 
@@ -177,24 +177,8 @@ func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.
 // environment: the latest evaluation, ties broken by the greatest evaluation ID. It is empty,
 // not nil, when d was never scored; the error reports a failing server.
 func (s *Store) CurrentScores(ctx context.Context, d evidence.Digest) ([]evidence.Score, error) {
-	rows, err := s.conn.Query(ctx, selectCurrentScores, string(d))
+	scores, err := queryJSON[evidence.Score](ctx, s, selectCurrentScores, string(d))
 	if err != nil {
-		return nil, fmt.Errorf("reading current scores of %s: %w", d, err)
-	}
-	defer rows.Close()
-	scores := []evidence.Score{}
-	for rows.Next() {
-		var env, doc string
-		if err := rows.Scan(&env, &doc); err != nil {
-			return nil, fmt.Errorf("reading current scores of %s: %w", d, err)
-		}
-		var sc evidence.Score
-		if err := json.Unmarshal([]byte(doc), &sc); err != nil {
-			return nil, fmt.Errorf("reading current scores of %s: decoding score in %s: %w", d, env, err)
-		}
-		scores = append(scores, sc)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading current scores of %s: %w", d, err)
 	}
 	return scores, nil

@@ -102,6 +102,23 @@ func TestReopen(t *testing.T) {
 		if err := s.WriteEvaluation(t.Context(), ev); err != nil {
 			t.Errorf("WriteEvaluation after reopening %d: %v", i+1, err)
 		}
+		checkMigrations(t, s)
+	}
+}
+
+// checkMigrations checks that s records every embedded migration exactly once.
+func checkMigrations(t *testing.T, s *sqlite.Store) {
+	t.Helper()
+	want, err := sqlite.MigrationVersions()
+	if err != nil {
+		t.Fatalf("MigrationVersions: %v", err)
+	}
+	got, err := sqlite.AppliedMigrations(t.Context(), s)
+	if err != nil {
+		t.Fatalf("AppliedMigrations: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("applied migrations (-embedded +recorded):\n%s", diff)
 	}
 }
 
@@ -141,6 +158,7 @@ func TestConcurrentOpenAndWrite(t *testing.T) {
 		}
 	}
 	s := MustOpen(t, path)
+	checkMigrations(t, s)
 	got, err := s.ScoreHistory(t.Context(), testEvaluation(time.Time{}).Evidence.Image.Digest)
 	if err != nil {
 		t.Fatalf("ScoreHistory: %v", err)

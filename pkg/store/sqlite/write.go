@@ -74,7 +74,7 @@ const (
 // score. It is idempotent. It returns an error wrapping evidence.ErrInvalid when ev is invalid
 // or holds a time before 1970 or after 2105, and writes nothing then.
 func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err error) {
-	if err := validate(ev); err != nil {
+	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("writing evaluation: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)

@@ -28,8 +28,9 @@ const DefaultAddr = "127.0.0.1:19000"
 // the address was set explicitly, and skips tb otherwise.
 func Addr(tb testing.TB) string {
 	tb.Helper()
-	addr, explicit := os.LookupEnv(EnvAddr)
-	if !explicit || addr == "" {
+	addr := os.Getenv(EnvAddr)
+	explicit := addr != ""
+	if !explicit {
 		addr = DefaultAddr
 	}
 	if err := ping(tb.Context(), addr); err != nil {
