@@ -4,6 +4,16 @@
 #   The entry point the engine queries, data.aspm.decision: the artifact's SLSA build level,
 #   whether any provenance verified, its gaps (sorted by code, then message), its risk, and the
 #   steps that decided the level.
+#
+#   Data (policies/data/*.json, each an object merged at the root of data):
+#     data.aspm.trusted_builders   builders, their builder id pattern, signer and level
+#     data.aspm.environments       min_level, require_sbom and risk weight per environment,
+#                                  with a "default" entry for unknown environments
+#     data.aspm.allowed_sources    source repository patterns; empty allows any source
+#     data.aspm.gap_catalogue      every gap code's severity, explanation, remediation and
+#                                  SSDF / SP 800-53 references
+#     data.aspm.severity_points    risk points per severity
+#   data.aspm.config.errors (config.rego) checks them when the engine loads.
 package aspm
 
 import data.aspm.facts
@@ -20,15 +30,24 @@ decision := {
 }
 
 # findings are the gaps of every set rule in package aspm.gaps, each naming that rule,
-# deduplicated and sorted by code, then message.
+# deduplicated by code and message and sorted by code, then message. (Fields a rule leaves
+# out are empty, which the engine rejects, rather than dropping the gap.)
 findings := [g |
-	some key in sort({[f.code, f.message, f.severity, name] |
-		some name, rule in data.aspm.gaps
-		is_set(rule)
-		some f in rule
-	})
-	g := {"code": key[0], "message": key[1], "severity": key[2], "rule": concat(".", ["aspm.gaps", key[3]])}
+	some j, t in found
+	not same_as_previous(j)
+	g := {"code": t[0], "message": t[1], "severity": t[2], "rule": concat(".", ["aspm.gaps", t[3]])}
 ]
+
+found := sort({[object.get(f, "code", ""), object.get(f, "message", ""), object.get(f, "severity", ""), name] |
+	some name, rule in data.aspm.gaps
+	is_set(rule)
+	some f in rule
+})
+
+same_as_previous(j) if {
+	j > 0
+	array.slice(found[j - 1], 0, 2) == array.slice(found[j], 0, 2)
+}
 
 # explanation lists, in order, the steps that decided the level.
 explanation := array.concat(

@@ -122,3 +122,15 @@ test_explanation_lists_each_provenance_in_id_order if {
 test_verified_provenance_even_when_the_signer_mismatches if {
 	decide("dev", [keyless_provenance("sha256:a1", generator_workflow, {})]).verified_provenance == true
 }
+
+test_gaps_from_two_rules_with_the_same_code_and_message_are_kept_once if {
+	extra := {
+		{"code": "provenance.missing", "severity": "low", "message": sprintf("no provenance was found for %s", [artifact])},
+		{"code": "provenance.missing", "severity": "low", "message": "another finding"},
+	}
+	d := decide("dev", []) with data.aspm.gaps.zz_extra as extra
+	gaps_with(d, "provenance.missing") == [
+		{"code": "provenance.missing", "severity": "low", "message": "another finding", "rule": "aspm.gaps.zz_extra"},
+		{"code": "provenance.missing", "severity": "high", "message": sprintf("no provenance was found for %s", [artifact]), "rule": "aspm.gaps.provenance_missing"},
+	]
+}

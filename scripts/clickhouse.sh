@@ -28,8 +28,11 @@ install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
 }
 
+# answers reports whether the HTTP interface replies to /ping (bash's /dev/tcp: no curl needed).
 answers() {
-	curl -fsS --max-time 2 "http://127.0.0.1:$http_port/ping" >/dev/null 2>&1
+	local reply
+	reply=$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$http_port && printf 'GET /ping HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null) || return 1
+	[[ $reply == *"Ok."* ]]
 }
 
 write_config() {

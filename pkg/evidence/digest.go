@@ -53,7 +53,10 @@ func (d Digest) Validate() error {
 
 // Algorithm returns the part before the colon ("sha256"), or "" when d has none.
 func (d Digest) Algorithm() string {
-	alg, _, _ := strings.Cut(string(d), ":")
+	alg, _, ok := strings.Cut(string(d), ":")
+	if !ok {
+		return ""
+	}
 	return alg
 }
 
@@ -65,6 +68,9 @@ func (d Digest) Hex() string {
 
 // Bytes returns the decoded hex part; it is nil when d is not valid.
 func (d Digest) Bytes() []byte {
+	if d.Validate() != nil {
+		return nil
+	}
 	b, err := hex.DecodeString(d.Hex())
 	if err != nil {
 		return nil

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -21,4 +22,20 @@ func capabilities() *ast.Capabilities {
 	})
 	caps.AllowNet = []string{}
 	return caps
+}
+
+// explainExcluded adds to each "undefined function" error about an excluded builtin why it
+// is undefined.
+func explainExcluded(err error) error {
+	var errs ast.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	for _, e := range errs {
+		name, ok := strings.CutPrefix(e.Message, "undefined function ")
+		if ok && (strings.HasPrefix(name, "net.") || slices.Contains(excluded, name)) {
+			e.Message += " (excluded: policies may not use the network, the OPA runtime, the clock or randomness)"
+		}
+	}
+	return err
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +28,20 @@ import (
 // Query is the rule every policy set must define: the decision for input.
 const Query = "data.aspm.decision"
 
+// CheckQuery is the optional rule that validates the policy data: a set of problem
+// descriptions, which must be empty for Load to succeed.
+const CheckQuery = "data.aspm.config.errors"
+
 // DefaultTimeout bounds one Evaluate call unless WithTimeout says otherwise.
 const DefaultTimeout = 2 * time.Second
 
 // ErrInvalidDecision is the class of errors Evaluate returns when the policy's result is
 // undefined or does not have the decision's shape; check with errors.Is.
 var ErrInvalidDecision = errors.New("invalid policy decision")
+
+// ErrInvalidData is the class of errors Load returns when the policies' own data check
+// (CheckQuery) reports problems; check with errors.Is.
+var ErrInvalidData = errors.New("invalid policy data")
 
 // Input is what the policies decide on; it is the JSON document bound to input.
 type Input struct {
@@ -81,7 +90,8 @@ type Engine struct {
 // Errors: a file that cannot be read, parsed or merged yields a *FileError naming it; a
 // policy that does not compile (a syntax or type error, or a call to an excluded builtin)
 // yields an error listing each problem with its file and line; so does a policy set without
-// a rule for data.aspm.decision.
+// a rule for data.aspm.decision. When the policies define CheckQuery and it lists problems
+// with the data, the error wraps ErrInvalidData and lists them.
 func Load(ctx context.Context, fsys fs.FS, opts ...Option) (*Engine, error) {
 	src, err := readSources(fsys, false)
 	if err != nil {
@@ -173,23 +183,56 @@ func newEngine(ctx context.Context, src sources, opts []Option) (*Engine, error)
 	}
 	compiler := ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV1)
 	if compiler.Compile(modules); compiler.Failed() {
-		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
+		return nil, fmt.Errorf("compiling policies: %w", explainExcluded(compiler.Errors))
 	}
 	if len(compiler.GetRulesExact(ast.MustParseRef(Query))) == 0 {
 		return nil, fmt.Errorf("loading policies: no rule defines %s (package aspm, rule decision)", Query)
 	}
-	query, err := rego.New(
-		rego.Query(Query),
-		rego.Compiler(compiler),
-		rego.Store(inmem.NewFromObject(src.data)),
-		rego.Capabilities(caps),
-		rego.StrictBuiltinErrors(true),
-		rego.SetRegoVersion(ast.RegoV1),
-	).PrepareForEval(ctx)
+	store := inmem.NewFromObject(src.data)
+	newQuery := func(query string) *rego.Rego {
+		return rego.New(
+			rego.Query(query),
+			rego.Compiler(compiler),
+			rego.Store(store),
+			rego.Capabilities(caps),
+			rego.StrictBuiltinErrors(true),
+			rego.SetRegoVersion(ast.RegoV1),
+		)
+	}
+	if len(compiler.GetRulesExact(ast.MustParseRef(CheckQuery))) > 0 {
+		if err := checkData(ctx, newQuery(CheckQuery)); err != nil {
+			return nil, err
+		}
+	}
+	query, err := newQuery(Query).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
 	return &Engine{query: query, timeout: o.timeout, version: version(src.hashed)}, nil
+}
+
+// checkData evaluates the policies' data check once and fails with its problems.
+func checkData(ctx context.Context, r *rego.Rego) error {
+	rs, err := r.Eval(ctx)
+	if err != nil {
+		return fmt.Errorf("evaluating %s: %w", CheckQuery, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil
+	}
+	problems, ok := rs[0].Expressions[0].Value.([]any)
+	if !ok {
+		return fmt.Errorf("%w: %s must be a set of strings, not %T", ErrInvalidData, CheckQuery, rs[0].Expressions[0].Value)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = fmt.Sprint(p)
+	}
+	slices.Sort(lines)
+	return fmt.Errorf("%w: %d problem(s):\n\t%s", ErrInvalidData, len(lines), strings.Join(lines, "\n\t"))
 }
 
 // Version identifies the loaded policy set: the first 12 hex digits of a SHA-256 over the

@@ -55,7 +55,7 @@ func TestLoadNamesTheDataFileThatFails(t *testing.T) {
 		{"conflict", fstest.MapFS{
 			"data/a.json": {Data: []byte(`{"aspm": {"allowed_sources": []}}`)},
 			"data/b.json": {Data: []byte(`{"aspm": {"allowed_sources": ["x"]}}`)},
-		}, "data/b.json", "data.aspm.allowed_sources is already set"},
+		}, "data/b.json", "data.aspm.allowed_sources is already set by data/a.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fsys["p.rego"] = &fstest.MapFile{Data: []byte("package aspm\n\ndecision := {}\n")}
@@ -104,7 +104,7 @@ func TestLoadRejectsRestrictedBuiltins(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Load succeeded with a policy calling %s; want an error", name)
 			}
-			if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "evil.rego") {
+			if !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "evil.rego") || !strings.Contains(err.Error(), "excluded") {
 				t.Errorf("Load error %q does not name %s and evil.rego", err, name)
 			}
 		})
@@ -279,6 +279,20 @@ func TestPoliciesAreFormatted(t *testing.T) {
 		}
 		if !bytes.Equal(src, formatted) {
 			t.Errorf("%s is not formatted; run opa fmt -w policies/ (diff -want +got):\n%s", name, cmp.Diff(string(formatted), string(src)))
+		}
+	}
+}
+
+func TestLoadChecksTheData(t *testing.T) {
+	fsys := copyFS(t, policies.FS)
+	fsys["data/environments.json"] = &fstest.MapFile{Data: []byte(`{"aspm": {"environments": {"prod": {"min_level": 4, "require_sbom": true, "weight": 1}}}}`)}
+	_, err := policy.Load(context.Background(), fsys)
+	if !errors.Is(err, policy.ErrInvalidData) {
+		t.Fatalf("Load error = %v; want one wrapping ErrInvalidData", err)
+	}
+	for _, want := range []string{"environments must define a default entry", "environments.prod: min_level must be 0, 1, 2 or 3"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error %q does not say %q", err, want)
 		}
 	}
 }

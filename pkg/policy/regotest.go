@@ -67,7 +67,7 @@ func RunTests(ctx context.Context, fsys fs.FS, w io.Writer, verbose bool) (TestS
 	defer store.Abort(ctx, txn)
 	ch, err := runner.RunTests(ctx, txn)
 	if err != nil {
-		return TestSummary{}, fmt.Errorf("compiling policy tests: %w", err)
+		return TestSummary{}, fmt.Errorf("compiling policy tests: %w", explainExcluded(err))
 	}
 	var results []*tester.Result
 	for r := range ch {

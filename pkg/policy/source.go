@@ -44,6 +44,8 @@ type sources struct {
 	data    map[string]any
 	// hashed are the files the policy version is computed over.
 	hashed []file
+	// origin maps each data path ("data.aspm.x") a file set to that file.
+	origin map[string]string
 }
 
 // isTest reports whether name is a Rego test module.
@@ -82,7 +84,7 @@ func readSources(fsys fs.FS, withTests bool) (sources, error) {
 		f := file{path: name, content: content}
 		if isRego {
 			src.modules = append(src.modules, f)
-		} else if err := mergeDataFile(src.data, f); err != nil {
+		} else if err := src.mergeDataFile(f); err != nil {
 			return err
 		}
 		src.hashed = append(src.hashed, f)
@@ -94,8 +96,8 @@ func readSources(fsys fs.FS, withTests bool) (sources, error) {
 	return src, nil
 }
 
-// mergeDataFile decodes f as a JSON object and merges it into data.
-func mergeDataFile(data map[string]any, f file) error {
+// mergeDataFile decodes f as a JSON object and merges it into src.data.
+func (src *sources) mergeDataFile(f file) error {
 	var doc any
 	if err := util.UnmarshalJSON(f.content, &doc); err != nil {
 		return &FileError{Path: f.path, Err: fmt.Errorf("parsing JSON: %w", err)}
@@ -104,32 +106,52 @@ func mergeDataFile(data map[string]any, f file) error {
 	if !ok {
 		return &FileError{Path: f.path, Err: errors.New("a data file must hold a JSON object, merged at the root of data")}
 	}
-	if err := merge(data, obj, "data"); err != nil {
+	if src.origin == nil {
+		src.origin = map[string]string{}
+	}
+	if err := src.merge(src.data, obj, "data", f.path); err != nil {
 		return &FileError{Path: f.path, Err: err}
 	}
 	return nil
 }
 
-// merge copies src into dst, recursing into objects both have; any other key both have is a
-// conflict, reported with its path.
-func merge(dst, src map[string]any, at string) error {
-	for _, k := range slices.Sorted(maps.Keys(src)) {
-		v := src[k]
+// merge copies from into dst, recursing into objects both have; any other key both have is
+// a conflict, reported with its path and the file that set it first.
+func (src *sources) merge(dst, from map[string]any, at, file string) error {
+	for _, k := range slices.Sorted(maps.Keys(from)) {
+		v := from[k]
+		here := at + "." + k
 		old, exists := dst[k]
 		if !exists {
 			dst[k] = v
+			src.origin[here] = file
 			continue
 		}
 		oldObj, ok1 := old.(map[string]any)
 		newObj, ok2 := v.(map[string]any)
 		if !ok1 || !ok2 {
-			return fmt.Errorf("%s.%s is already set by another data file", at, k)
+			return fmt.Errorf("%s is already set by %s", here, src.setBy(here))
 		}
-		if err := merge(oldObj, newObj, at+"."+k); err != nil {
+		if err := src.merge(oldObj, newObj, here, file); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// setBy returns the file that set path, or the closest enclosing path.
+func (src *sources) setBy(path string) string {
+	for p := path; p != ""; {
+		if f, ok := src.origin[p]; ok {
+			return f
+		}
+		i := strings.LastIndex(p, ".")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return "another data file"
 }
 
 // parseModules parses every module as Rego v1; the error names the file.

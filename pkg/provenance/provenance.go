@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"strings"
 
-	intoto "github.com/in-toto/attestation/go/v1"
 	slsa02 "github.com/in-toto/attestation/go/predicates/provenance/v02"
 	slsa1 "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/aspmhq/aspm/pkg/evidence"

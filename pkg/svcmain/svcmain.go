@@ -4,12 +4,16 @@
 package svcmain
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // EnvName returns the environment variable for flag name: "nats-url" → "ASPM_NATS_URL".
@@ -88,3 +92,38 @@ func Logger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("log format %q: want json or text", format)
 }
+
+// Run is the body of a service binary's main: it adds --log-level and --log-format to fs,
+// parses args (with ASPM_* environment variables), builds the logger, and calls run with a
+// context cancelled on SIGINT or SIGTERM. It returns the exit code: 2 for a bad command line
+// or configuration error reported by run before starting (wrap it with Usage), 1 when run
+// fails, 0 otherwise.
+func Run(fs *flag.FlagSet, args []string, run func(ctx context.Context, log *slog.Logger) error) int {
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	format := fs.String("log-format", "json", "log format: json or text")
+	if err := Parse(fs, args); err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		return 2
+	}
+	log, err := Logger(os.Stderr, *level, *format)
+	if err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log); err != nil {
+		log.Error(fs.Name()+" stopped", "err", err)
+		if errors.Is(err, ErrUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// ErrUsage marks configuration errors found before a service starts.
+var ErrUsage = errors.New("invalid configuration")
+
+// Usage wraps err as a configuration error.
+func Usage(err error) error { return fmt.Errorf("%w: %w", ErrUsage, err) }

@@ -68,10 +68,20 @@ type metrics struct {
 	duration  prometheus.Histogram
 }
 
+// Deps are what the ingest service works with besides its configuration.
+type Deps struct {
+	// Logger receives the service's logs; nil discards them.
+	Logger *slog.Logger
+}
+
 // New loads the trusted material and builds the service; it connects to nothing yet.
-func New(cfg Config, log *slog.Logger) (*Service, error) {
+func New(cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	var roots []root.TrustedMaterial
 	for _, p := range cfg.TrustedRoots {

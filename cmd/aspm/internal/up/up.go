@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	busCfg := bus.Config{URL: natsURL}
-	ing, err := ingest.New(ingest.Config{Bus: busCfg, TrustedRoots: cfg.TrustedRoots, TrustedKeys: cfg.TrustedKeys, Registry: cfg.Registry}, log.With("service", "ingest"))
+	ing, err := ingest.New(ingest.Config{Bus: busCfg, TrustedRoots: cfg.TrustedRoots, TrustedKeys: cfg.TrustedKeys, Registry: cfg.Registry}, ingest.Deps{Logger: log.With("service", "ingest")})
 	if err != nil {
 		return err
 	}

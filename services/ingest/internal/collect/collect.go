@@ -95,6 +95,9 @@ func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Atta
 		ev.Kind = provenance.KindOf(pt)
 	}
 	mt := l.MediaType
+	if isSBOM(mt) {
+		ev.Kind = evidence.KindSBOM
+	}
 	if !isBundle(mt) && !isInToto(mt) && !isSBOM(mt) {
 		ev.Malformed = fmt.Sprintf("unsupported attachment: artifact type %q, media type %q", a.ArtifactType, mt)
 		return ev, nil

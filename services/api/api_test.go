@@ -1,0 +1,223 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/bus/bustest"
+	"github.com/aspmhq/aspm/pkg/event"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+	"github.com/aspmhq/aspm/pkg/store/sqlite"
+	"github.com/aspmhq/aspm/services/api"
+)
+
+const digest = "sha256:ab00000000000000000000000000000000000000000000000000000000000000"
+
+var img = evidence.ImageRef{Repository: "registry.example/acme/app", Digest: digest}
+
+type fixture struct {
+	srv *httptest.Server
+	bus *bus.Bus
+}
+
+func setup(t *testing.T) fixture {
+	t.Helper()
+	ctx := context.Background()
+	_, b := bustest.Connect(t)
+	st, err := sqlite.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	t0 := time.Unix(1700000000, 0).UTC()
+	ev := store.Evaluation{
+		Evidence:    evidence.ArtifactEvidence{Image: img, CollectedAt: t0, Evidence: []evidence.Evidence{}},
+		Deployments: []evidence.Deployment{{Image: img, Environment: "prod", Org: "acme", Team: "pay", ObservedAt: t0}},
+		Scores: []evidence.Score{{
+			Image: img, Environment: "prod", Org: "acme", Team: "pay", Level: 1, Risk: 50, EvaluationID: "e1", EvaluatedAt: t0,
+			Gaps: []evidence.Gap{{Code: "sbom.missing", Severity: "medium", Message: "no SBOM", Rule: "aspm.gaps.sbom_missing"}},
+		}},
+	}
+	if err := st.WriteEvaluation(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := api.New(api.Config{Bus: bus.Config{URL: "nats://unused"}, MaxBodyBytes: 4096}, api.Deps{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler(b))
+	t.Cleanup(srv.Close)
+	return fixture{srv: srv, bus: b}
+}
+
+func do(t *testing.T, method, url, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", method, url, raw, err)
+		}
+	}
+	return resp.StatusCode, v
+}
+
+func errCode(v map[string]any) string {
+	e, _ := v["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func TestReadEndpoints(t *testing.T) {
+	f := setup(t)
+	code, cov := do(t, "GET", f.srv.URL+"/v1/coverage", "", "")
+	want := map[string]any{"total": 1.0, "by_level": map[string]any{"L0": 0.0, "L1": 1.0, "L2": 0.0, "L3": 0.0}, "verified_provenance": 0.0, "with_gaps": 1.0}
+	if code != 200 || !cmp.Equal(want, cov) {
+		t.Errorf("coverage: %d %s", code, cmp.Diff(want, cov))
+	}
+	code, cov = do(t, "GET", f.srv.URL+"/v1/coverage?env=dev", "", "")
+	if code != 200 || cov["total"] != 0.0 {
+		t.Errorf("coverage in dev: %d %v", code, cov)
+	}
+
+	code, a := do(t, "GET", f.srv.URL+"/v1/artifacts/"+digest, "", "")
+	if code != 200 || a["slsa_level"] != 1.0 || a["risk"] != 50.0 || a["repository"] != img.Repository {
+		t.Errorf("artifact: %d %v", code, a)
+	}
+	gaps, _ := a["gaps"].([]any)
+	if len(gaps) != 1 || gaps[0].(map[string]any)["environment"] != "prod" || gaps[0].(map[string]any)["code"] != "sbom.missing" {
+		t.Errorf("artifact gaps = %v", gaps)
+	}
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/v1/artifacts/sha256:cd00000000000000000000000000000000000000000000000000000000000000", 404, "not_found"},
+		{"/v1/artifacts/sha256:XYZ", 400, "invalid_argument"},
+		{"/v1/artifacts/latest", 400, "invalid_argument"},
+	} {
+		code, body := do(t, "GET", f.srv.URL+tc.path, "", "")
+		if code != tc.status || errCode(body) != tc.code {
+			t.Errorf("GET %s: %d %v; want %d %s", tc.path, code, body, tc.status, tc.code)
+		}
+	}
+	for _, p := range []string{"/healthz", "/"} {
+		if code, _ := do(t, "GET", f.srv.URL+p, "", ""); code != 200 {
+			t.Errorf("GET %s: %d", p, code)
+		}
+	}
+}
+
+func TestPostDeployments(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	one := `{"image":"registry.example/acme/app@` + digest + `","environment":"prod","org":"acme","team":"pay","cluster":"c1","namespace":"n","workload":"w"}`
+	code, body := do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", one)
+	if code != 202 || body["accepted"] != 1.0 {
+		t.Fatalf("POST one: %d %v", code, body)
+	}
+	code, body = do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", "["+one+","+strings.Replace(one, `"prod"`, `"dev"`, 1)+"]")
+	if code != 202 || body["accepted"] != 2.0 {
+		t.Fatalf("POST list: %d %v", code, body)
+	}
+	// Two distinct deployments reached the stream (the repeated prod one was de-duplicated or
+	// is identical in content apart from its observation time).
+	cons, err := f.bus.JetStream().OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{event.SubjectDeployObserved}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs := map[string]bool{}
+	msgs, err := cons.Fetch(10, jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for msg := range msgs.Messages() {
+		var m event.DeployObserved
+		if err := event.Decode(msg.Data(), event.SchemaDeployObserved, &m); err != nil {
+			t.Fatal(err)
+		}
+		envs[m.Deployment.Environment] = true
+		if m.Deployment.Image != img || m.Deployment.Cluster != "c1" || m.Deployment.ObservedAt.IsZero() {
+			t.Errorf("published deployment %+v", m.Deployment)
+		}
+	}
+	if !envs["prod"] || !envs["dev"] {
+		t.Errorf("published environments %v, want prod and dev", envs)
+	}
+
+	bad := []struct {
+		name, contentType, body string
+		status                  int
+		code                    string
+	}{
+		{"empty", "application/json", "", 400, "invalid_argument"},
+		{"not json", "application/json", "{", 400, "invalid_argument"},
+		{"empty list", "application/json", "[]", 400, "invalid_argument"},
+		{"tag not digest", "application/json", `{"image":"registry.example/acme/app:latest","environment":"prod","org":"acme"}`, 400, "invalid_argument"},
+		{"no environment", "application/json", `{"image":"registry.example/acme/app@` + digest + `","org":"acme"}`, 400, "invalid_argument"},
+		{"unknown field", "application/json", `{"image":"registry.example/acme/app@` + digest + `","environment":"prod","org":"acme","tag":"x"}`, 400, "invalid_argument"},
+		{"bad label", "application/json", `{"image":"registry.example/acme/app@` + digest + `","environment":"prod env","org":"acme"}`, 400, "invalid_argument"},
+		{"trailing data", "application/json", one + "{}", 400, "invalid_argument"},
+		{"too large", "application/json", "[" + strings.Repeat(one+",", 40) + one + "]", 413, "payload_too_large"},
+		{"wrong content type", "text/plain", one, 415, "unsupported_media_type"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := do(t, "POST", f.srv.URL+"/v1/deployments", tc.contentType, tc.body)
+			if code != tc.status || errCode(body) != tc.code {
+				t.Errorf("%d %v; want %d %s", code, body, tc.status, tc.code)
+			}
+		})
+	}
+	if code, _ := do(t, "DELETE", f.srv.URL+"/v1/deployments", "", ""); code != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE: %d, want 405", code)
+	}
+}
+
+func TestDashboardShowsCoverage(t *testing.T) {
+	f := setup(t)
+	resp, err := http.Get(f.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`id="total">1<`, `data-level="L1"`, `id="with-gaps">1<`} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	// The page loads nothing from other hosts.
+	if bytes.Contains(page, []byte("http://")) || bytes.Contains(page, []byte("https://")) {
+		t.Error("dashboard references an external URL")
+	}
+}

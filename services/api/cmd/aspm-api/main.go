@@ -1,0 +1,37 @@
+// Command aspm-api serves the REST API and dashboard and accepts deployment pushes. Every flag
+// has an ASPM_* environment variable; run with -h for all.
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+
+	"github.com/aspmhq/aspm/pkg/store/backend"
+	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/services/api"
+)
+
+func main() {
+	var cfg api.Config
+	var st backend.Config
+	fs := flag.NewFlagSet("aspm-api", flag.ExitOnError)
+	fs.StringVar(&cfg.Bus.URL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s)")
+	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the API, dashboard, /healthz, /readyz and /metrics")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
+	backend.RegisterFlags(fs, &st)
+	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
+		store, err := backend.Open(ctx, st)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		svc, err := api.New(cfg, api.Deps{Store: store, Logger: log})
+		if err != nil {
+			return svcmain.Usage(err)
+		}
+		return svc.Run(ctx)
+	}))
+}

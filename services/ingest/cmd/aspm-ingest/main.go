@@ -1,0 +1,38 @@
+// Command aspm-ingest collects and verifies the evidence of observed deployments. Every flag
+// has an ASPM_* environment variable (e.g. --nats-url is ASPM_NATS_URL); run with -h for all.
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"os"
+
+	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/services/ingest"
+)
+
+func main() {
+	var cfg ingest.Config
+	var roots, keys, insecure svcmain.List
+	fs := flag.NewFlagSet("aspm-ingest", flag.ExitOnError)
+	fs.StringVar(&cfg.Bus.URL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s)")
+	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9101", "address of /healthz, /readyz and /metrics")
+	fs.Var(&roots, "trusted-root", "Sigstore trusted_root.json (repeatable)")
+	fs.Var(&keys, "trusted-key", "NAME=PATH of a trusted PEM public key (repeatable)")
+	fs.Var(&insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
+	fs.Int64Var(&cfg.Registry.MaxBlobSize, "max-blob-size", 32<<20, "largest blob read, in bytes")
+	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
+		var err error
+		cfg.TrustedRoots, cfg.Registry.Insecure = roots, insecure
+		if cfg.TrustedKeys, err = svcmain.NamedPaths(keys); err != nil {
+			return svcmain.Usage(err)
+		}
+		svc, err := ingest.New(cfg, ingest.Deps{Logger: log})
+		if err != nil {
+			return svcmain.Usage(err)
+		}
+		return svc.Run(ctx)
+	}))
+}
