@@ -105,7 +105,8 @@ start() {
 	[ -n "$bin" ] || { echo "clickhouse: clickhouse-server not found after install" >&2; exit 1; }
 	# The server refuses to start when run as root with files owned by someone else; everything
 	# here is ours, so start it directly in the background as the current user.
-	nohup "$bin" --config-file="$dir/config.xml" --pid-file="$pidfile" >"$dir/log/stdout.log" 2>&1 &
+	nohup "$bin" --config-file="$dir/config.xml" >"$dir/log/stdout.log" 2>&1 &
+	echo $! >"$pidfile"
 	for _ in $(seq 1 120); do
 		if answers; then
 			echo "clickhouse: ready on 127.0.0.1:$tcp_port (native), 127.0.0.1:$http_port (http), data in $dir" >&2
