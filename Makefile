@@ -11,7 +11,9 @@ LISTEN   ?= 127.0.0.1:8080
 
 ## demo: run the whole pipeline in one process with signed demo artifacts (Ctrl-C to stop)
 demo:
-	go run ./cmd/aspm up --demo --data-dir $(DATA_DIR) --listen $(LISTEN)
+	@echo "Building aspm (the first build on a fresh machine compiles all dependencies: a few minutes)"
+	go build -o bin/aspm ./cmd/aspm
+	bin/aspm up --demo --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 ## test: install and start what the tests need, then vet and test every module and the policies
 test:

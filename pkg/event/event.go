@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
 )
@@ -99,8 +100,11 @@ type DeadLetter struct {
 	Subject  string          `json:"subject"`
 	Reason   string          `json:"reason"`
 	Data     json.RawMessage `json:"data,omitempty"`
-	// Raw holds the original bytes when they were not valid JSON.
+	// Raw holds the original bytes when they were not valid JSON but were UTF-8 text.
 	Raw string `json:"raw,omitempty"`
+	// RawBytes holds the original bytes (base64 in JSON) when they were not UTF-8, which a JSON
+	// string cannot carry unchanged.
+	RawBytes []byte `json:"raw_bytes,omitempty"`
 }
 
 // contentID hashes the schema and the parts that identify a message.
@@ -181,18 +185,27 @@ func NewGapChanged(opened bool, s evidence.Score, g evidence.Gap) GapChanged {
 	}
 }
 
-// NewDeadLetter wraps the undeliverable data received on subject by consumer.
+// NewDeadLetter wraps the undeliverable data received on subject by consumer, keeping the
+// bytes unchanged in Data, Raw or RawBytes.
 func NewDeadLetter(consumer, subject string, data []byte, reason error, t time.Time) DeadLetter {
+	if reason == nil {
+		reason = errors.New("no reason given")
+	}
 	dl := DeadLetter{
-		Header:   Header{Schema: SchemaDeadLetter, ID: contentID(SchemaDeadLetter, consumer, subject, string(data)), Time: t.UTC()},
+		// The payload is identified by its hash: marshalled as a string, payloads that are not
+		// UTF-8 would all collide.
+		Header:   Header{Schema: SchemaDeadLetter, ID: contentID(SchemaDeadLetter, consumer, subject, sha256.Sum256(data)), Time: t.UTC()},
 		Consumer: consumer,
 		Subject:  subject,
 		Reason:   reason.Error(),
 	}
-	if json.Valid(data) {
+	switch {
+	case json.Valid(data):
 		dl.Data = json.RawMessage(data)
-	} else {
+	case utf8.Valid(data):
 		dl.Raw = string(data)
+	default:
+		dl.RawBytes = data
 	}
 	return dl
 }

@@ -345,9 +345,19 @@ func TestNewDeadLetter(t *testing.T) {
 			want: event.DeadLetter{Raw: `{"schema":`},
 		},
 		{
-			name: "binary is kept raw",
+			name: "text is kept raw",
+			data: []byte("{not json\x00 ü"),
+			want: event.DeadLetter{Raw: "{not json\x00 ü"},
+		},
+		{
+			name: "bytes that are not UTF-8 are kept as bytes",
 			data: []byte{0xff, 0x00, 'x'},
-			want: event.DeadLetter{Raw: "\xff\x00x"},
+			want: event.DeadLetter{RawBytes: []byte{0xff, 0x00, 'x'}},
+		},
+		{
+			name: "JSON with a string that is not UTF-8 is kept as data",
+			data: []byte("\"\xff\""),
+			want: event.DeadLetter{Data: json.RawMessage("\"\xff\"")},
 		},
 		{
 			name: "empty",
@@ -398,6 +408,16 @@ func TestDeadLetterID(t *testing.T) {
 			{"another subject", func() string { return event.NewDeadLetter("scorer", "aspm.score.computed", data, reason, t0).ID }},
 			{"other data", func() string {
 				return event.NewDeadLetter("scorer", "aspm.evidence.collected", []byte(`{"a":2}`), reason, t0).ID
+			}},
+			// JSON would turn both into U+FFFD; the ID must still tell them apart.
+			{"binary data", func() string {
+				return event.NewDeadLetter("scorer", "aspm.evidence.collected", []byte{0xff}, reason, t0).ID
+			}},
+			{"other binary data", func() string {
+				return event.NewDeadLetter("scorer", "aspm.evidence.collected", []byte{0xfe}, reason, t0).ID
+			}},
+			{"text that looks like the binary data replaced", func() string {
+				return event.NewDeadLetter("scorer", "aspm.evidence.collected", []byte("\uFFFD"), reason, t0).ID
 			}},
 		})
 }

@@ -1,6 +1,12 @@
 package evidence
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
+
+// repoPath is the OCI distribution spec's repository name grammar.
+var repoPath = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$`)
 
 // ImageRef names one artifact by content: a repository ("registry/path") and a digest. Tags are
 // not identities and are not accepted.
@@ -41,8 +47,8 @@ func (r ImageRef) Validate() error {
 	if !strings.ContainsAny(host, ".:") && host != "localhost" {
 		return invalidf("repository %q: the first element must be a registry host", r.Repository)
 	}
-	if strings.ToLower(path) != path || strings.ContainsAny(path, " \t@") {
-		return invalidf("repository %q: path must be lowercase without spaces", r.Repository)
+	if !repoPath.MatchString(path) {
+		return invalidf("repository %q: path must be lowercase letters, digits and separators (OCI repository name)", r.Repository)
 	}
 	return nil
 }

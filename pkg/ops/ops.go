@@ -82,8 +82,12 @@ func ServeListener(ctx context.Context, l net.Listener, h http.Handler, started 
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("shutting down HTTP server: %w", err)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Connections still busy after the grace period are cut.
+			_ = srv.Close()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("shutting down HTTP server: %w", err)
+			}
 		}
 		return nil
 	}

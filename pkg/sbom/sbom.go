@@ -47,6 +47,10 @@ func Parse(data []byte) (*Document, error) {
 		SPDXVersion string `json:"spdxVersion"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
+		// JSON that is not an object (an array, a string, …) is JSON of another kind.
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field == "" {
+			return nil, ErrUnknownFormat
+		}
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	switch {
@@ -62,6 +66,10 @@ func parseCycloneDX(data []byte) (*Document, error) {
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(data), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
 		return nil, fmt.Errorf("%w: CycloneDX: %w", ErrMalformed, err)
+	}
+	if bom.SpecVersion == 0 {
+		// Required by the specification; the decoder leaves it unset when it is missing.
+		return nil, fmt.Errorf("%w: CycloneDX: no specVersion", ErrMalformed)
 	}
 	doc := &Document{Summary: evidence.SBOM{Format: "cyclonedx", SpecVersion: bom.SpecVersion.String()}}
 	var walk func(cs *[]cdx.Component)
