@@ -67,6 +67,12 @@ func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts Cons
 				return nil
 			}
 			log.Warn("pulling message", "consumer", consumer, "err", err)
+			// Do not spin on a persistent error (e.g. the consumer was deleted).
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(opts.MinBackoff):
+			}
 			continue
 		}
 		b.handle(ctx, consumer, msg, h, opts, log)
