@@ -12,14 +12,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // ReadyFunc reports whether a service can do its work; a non-nil error says what is missing.
 type ReadyFunc func(ctx context.Context) error
 
-// Register adds /healthz, /readyz and /metrics to mux.
+// Register adds /healthz, /readyz and /metrics to mux. /metrics serves g together with the Go
+// runtime and process metrics, which services therefore do not register themselves.
 func Register(mux *http.ServeMux, ready ReadyFunc, g prometheus.Gatherer) {
+	runtime := prometheus.NewRegistry()
+	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	g = prometheus.Gatherers{runtime, g}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok", "")
 	})

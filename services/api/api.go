@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/ops"
@@ -79,9 +78,6 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route", "code"})
 	s.registry.MustRegister(s.requests)
-	if len(deps.Gatherers) == 0 {
-		s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
 	s.gather = append(prometheus.Gatherers{s.registry}, deps.Gatherers...)
 	return s, nil
 }

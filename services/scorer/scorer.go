@@ -16,7 +16,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aspmhq/aspm/pkg/bus"
@@ -91,8 +90,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			Name: "aspm_scorer_scores_total", Help: "Scores computed, by SLSA level.",
 		}, []string{"level"}),
 	}
-	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels)
 	return s, nil
 }
 

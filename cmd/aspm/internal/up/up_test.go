@@ -260,6 +260,22 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(string(page), `<div class="n" id="total">14</div>`) {
 		t.Errorf("dashboard does not show the 14 deployed artifacts:\n%s", page)
 	}
+	// /metrics serves every service's metrics and the runtime's, once each.
+	resp, err = http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d\n%s", resp.StatusCode, metrics)
+	}
+	for _, want := range []string{`aspm_scorer_scores_total{level="L3"} `, `aspm_ingest_messages_total{outcome="ok",subject="aspm.deploy.observed"} 15`, "go_goroutines ", "aspm_api_request_seconds_count"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
 	// The demo's trusted material is left for users to verify with.
 	for _, p := range []string{"demo/trusted_root.json", "demo/" + demo.KeyName + ".pub", "aspm.db", "nats/jetstream"} {
 		if _, err := os.Stat(filepath.Join(dataDir, p)); err != nil {
