@@ -86,6 +86,10 @@ signed(e) if e.signed == true
 # verified is true when e's signature checked out against trusted material.
 verified(e) if e.verification.verified == true
 
+# identity_rejected is true when e's signature checked out but its signer is not an identity
+# the organisation expects (ingest's identity policy).
+identity_rejected(e) if e.verification.identity_mismatch == true
+
 # signer is who signed e, as verification says; {} when unknown.
 signer(e) := object.get(e, ["verification", "signer"], {})
 

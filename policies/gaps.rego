@@ -74,6 +74,16 @@ signer_identity_mismatch contains gap("signer.identity_mismatch", msg) if {
 	])
 }
 
+signer_identity_mismatch contains gap("signer.identity_mismatch", msg) if {
+	some i, o in level.outcome
+	o.kind == "identity_rejected"
+	e := facts.evidence[i]
+	msg := sprintf("provenance %s: %s", [
+		facts.id(e),
+		facts.nonempty(object.get(e, ["verification", "error"], ""), "the signer is not an expected identity"),
+	])
+}
+
 # expected_signer describes the identities builder b signs with.
 expected_signer(b) := sprintf("%s signing as %s", [b.id, concat(" or ", ways)]) if {
 	ways := array.concat(

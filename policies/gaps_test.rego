@@ -372,3 +372,16 @@ catalogue_severity(g) if {
 	g.code == "sbom.missing"
 	g.severity == "low"
 }
+
+# signer.identity_mismatch from the organisation's identity policy (verified signature,
+# unexpected signer): not signature.invalid, and L1.
+
+test_identity_rejected_is_signer_identity_mismatch if {
+	rejected := {"signed": true, "verification": {"verified": false, "identity_mismatch": true, "error": "signature verified, but the signer x is not an expected identity"}}
+	d := decide("dev", [object.union(generator_provenance("sha256:a1"), rejected)])
+	g := the_gap(d, "signer.identity_mismatch")
+	contains(g.message, "not an expected identity")
+	not "signature.invalid" in codes(d)
+	d.level == 1
+	d.verified_provenance == false
+}

@@ -12,7 +12,7 @@ package aspm.level
 import data.aspm.facts
 
 # outcome[i] says what the usable provenance facts.evidence[i] earns and why. kind is one of
-# "unsigned", "invalid", "untrusted", "identity_mismatch", "trusted".
+# "unsigned", "invalid", "identity_rejected", "untrusted", "identity_mismatch", "trusted".
 outcome[i] := assess(facts.evidence[i]) if some i in facts.usable
 
 # level is the highest level earned by any usable provenance, capped at 3; 0 without any.
@@ -29,6 +29,13 @@ assess(e) := {"kind": "unsigned", "earned": 1} if {
 assess(e) := {"kind": "invalid", "earned": 1} if {
 	not facts.verified(e)
 	facts.signed(e)
+	not facts.identity_rejected(e)
+}
+
+assess(e) := {"kind": "identity_rejected", "earned": 1} if {
+	not facts.verified(e)
+	facts.signed(e)
+	facts.identity_rejected(e)
 }
 
 assess(e) := verified_outcome(e) if facts.verified(e)
@@ -123,6 +130,11 @@ step(e, o) := sprintf("provenance %s is signed but did not verify (%s): L1", [
 	facts.id(e),
 	facts.nonempty(object.get(e, ["verification", "error"], ""), "no reason given"),
 ]) if o.kind == "invalid"
+
+step(e, o) := sprintf("provenance %s is signed by an identity the organisation does not expect (%s): L1", [
+	facts.id(e),
+	facts.nonempty(object.get(e, ["verification", "error"], ""), "no reason given"),
+]) if o.kind == "identity_rejected"
 
 step(e, o) := sprintf("%s; builder %s is not a trusted builder: L1", [verified_text(e), builder_text(e)]) if {
 	o.kind == "untrusted"

@@ -46,21 +46,53 @@ type Verification struct {
 	// Verified is true only when the signature checked out against trusted material.
 	Verified bool `json:"verified"`
 	// Error says why verification failed; empty when Verified or unsigned.
-	Error  string  `json:"error,omitempty"`
-	Signer *Signer `json:"signer,omitempty"`
+	Error string `json:"error,omitempty"`
+	// IdentityMismatch is true when the signature verified cryptographically but the signer
+	// is not an identity the organisation expects; Verified is then false.
+	IdentityMismatch bool    `json:"identity_mismatch,omitempty"`
+	Signer           *Signer `json:"signer,omitempty"`
 	// TlogEntries counts verified transparency log entries; Timestamps verified RFC 3161 ones.
 	TlogEntries int       `json:"tlog_entries"`
 	Timestamps  int       `json:"timestamps"`
 	SignedAt    time.Time `json:"signed_at,omitempty"`
 }
 
-// Provenance is what a SLSA provenance predicate says about how an artifact was built.
+// Provenance is what a SLSA provenance predicate (v0.1, v0.2 or v1) says about how an artifact
+// was built, normalised across the predicate versions and builders. Fields the provenance does
+// not state are left empty.
 type Provenance struct {
-	BuildType        string `json:"build_type,omitempty"`
-	BuilderID        string `json:"builder_id,omitempty"`
+	BuildType string `json:"build_type,omitempty"`
+	BuilderID string `json:"builder_id,omitempty"`
+	// SourceRepository is the repository built from, as a URL without "git+" or ".git"
+	// ("https://github.com/o/r"); SourceRef the git ref ("refs/tags/v1"); SourceDigest the
+	// commit.
 	SourceRepository string `json:"source_repository,omitempty"`
 	SourceRef        string `json:"source_ref,omitempty"`
 	SourceDigest     string `json:"source_digest,omitempty"`
+	// PredicateVersion is the SLSA provenance version read: "v0.1", "v0.2" or "v1".
+	PredicateVersion string `json:"predicate_version,omitempty"`
+	// Workflow is the build definition the builder ran: a GitHub workflow's path in the source
+	// repository (".github/workflows/release.yml"), or its full workflow ref when it lives in
+	// another repository, or a Cloud Build config file ("cloudbuild.yaml").
+	Workflow string `json:"workflow,omitempty"`
+	// EventName is the CI event that started the build, e.g. GitHub's "push" or "release".
+	EventName string `json:"event_name,omitempty"`
+	// RunnerEnvironment is "github-hosted" or "self-hosted" when the provenance says which.
+	RunnerEnvironment string `json:"runner_environment,omitempty"`
+	// InvocationID identifies the build run, e.g. a GitHub Actions run attempt URL.
+	InvocationID string     `json:"invocation_id,omitempty"`
+	StartedOn    *time.Time `json:"started_on,omitempty"`
+	FinishedOn   *time.Time `json:"finished_on,omitempty"`
+	// ResolvedDependencies are the build's inputs (SLSA v1 resolvedDependencies, v0.x
+	// materials), in order; parsers may cap how many they keep.
+	ResolvedDependencies []Dependency `json:"resolved_dependencies,omitempty"`
+}
+
+// Dependency is one input of a build: where it came from and its digests by algorithm
+// (e.g. "gitCommit", "sha256"), exactly as the provenance states them.
+type Dependency struct {
+	URI    string            `json:"uri,omitempty"`
+	Digest map[string]string `json:"digest,omitempty"`
 }
 
 // SBOM describes a software bill of materials document; the raw document itself is kept

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
-
 	"github.com/aspmhq/aspm/pkg/provenance"
 	"github.com/aspmhq/aspm/pkg/testcorpus"
 	"github.com/aspmhq/aspm/pkg/verify"
@@ -19,7 +17,7 @@ func TestRealBundles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New([]root.TrustedMaterial{tr}, nil)
+	v, err := verify.New([]verify.NamedRoot{{Name: "test", Material: tr}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

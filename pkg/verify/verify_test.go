@@ -60,7 +60,7 @@ func TestVerifyKeyless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := verify.New([]root.TrustedMaterial{reloaded(t, ss)}, nil)
+	v, err := verify.New([]verify.NamedRoot{{Name: "test", Material: reloaded(t, ss)}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestVerifyKeyless(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := verify.New([]root.TrustedMaterial{other.TrustedRoot()}, nil)
+	v2, err := verify.New([]verify.NamedRoot{{Name: "test", Material: other.TrustedRoot()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestVerifyKeyed(t *testing.T) {
 	}
 	tr := reloaded(t, ss)
 
-	v, err := verify.New([]root.TrustedMaterial{tr}, []verify.TrustedKey{wrong, key})
+	v, err := verify.New([]verify.NamedRoot{{Name: "test", Material: tr}}, []verify.TrustedKey{wrong, key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestVerifyKeyed(t *testing.T) {
 		t.Errorf("tlog entries %d, timestamps %d; want 0 and 1", res.TlogEntries, res.Timestamps)
 	}
 
-	v, err = verify.New([]root.TrustedMaterial{tr}, []verify.TrustedKey{wrong})
+	v, err = verify.New([]verify.NamedRoot{{Name: "test", Material: tr}}, []verify.TrustedKey{wrong})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestVerifyTamperedPayload(t *testing.T) {
 	}
 	b := mustBundle(t, data)
 	b.GetDsseEnvelope().Payload = []byte(strings.Replace(statement, "aaaa", "bbbb", 1))
-	v, err := verify.New([]root.TrustedMaterial{ss.TrustedRoot()}, nil)
+	v, err := verify.New([]verify.NamedRoot{{Name: "test", Material: ss.TrustedRoot()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

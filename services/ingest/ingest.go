@@ -14,7 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sigstore/sigstore-go/pkg/root"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aspmhq/aspm/pkg/bus"
@@ -23,15 +22,19 @@ import (
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/ops"
 	"github.com/aspmhq/aspm/pkg/verify"
-	"github.com/aspmhq/aspm/services/ingest/internal/collect"
+	"github.com/aspmhq/aspm/pkg/collect"
 )
 
 // Config configures the ingest service.
 type Config struct {
 	// Bus says how to reach NATS.
 	Bus bus.Config
-	// TrustedRoots are paths of Sigstore trusted_root.json files.
+	// TrustedRoots are Sigstore trusted_root.json files, each "NAME=PATH" or "PATH" (named by
+	// the file's base name).
 	TrustedRoots []string
+	// TrustConfig, when set, is a YAML file saying which roots and signer identities each
+	// organisation trusts (see verify.TrustConfig).
+	TrustConfig string
 	// TrustedKeys maps key names (which policies refer to) to PEM public key paths.
 	TrustedKeys map[string]string
 	// Registry configures registry access.
@@ -56,6 +59,7 @@ type Service struct {
 	cfg       Config
 	log       *slog.Logger
 	collector *collect.Collector
+	trust     *verify.TrustConfig
 	bus       *bus.Bus
 	registry  *prometheus.Registry
 	metrics   metrics
@@ -82,13 +86,25 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var roots []root.TrustedMaterial
-	for _, p := range cfg.TrustedRoots {
-		tr, err := verify.LoadTrustedRoot(p)
+	var (
+		roots []verify.NamedRoot
+		names []string
+	)
+	for _, spec := range cfg.TrustedRoots {
+		name, path := verify.ParseRootSpec(spec)
+		tr, err := verify.LoadTrustedRoot(path)
 		if err != nil {
 			return nil, err
 		}
-		roots = append(roots, tr)
+		roots = append(roots, verify.NamedRoot{Name: name, Material: tr})
+		names = append(names, name)
+	}
+	var trust *verify.TrustConfig
+	if cfg.TrustConfig != "" {
+		var err error
+		if trust, err = verify.LoadTrustConfig(cfg.TrustConfig, names); err != nil {
+			return nil, err
+		}
 	}
 	var keys []verify.TrustedKey
 	for name, p := range cfg.TrustedKeys {
@@ -106,7 +122,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver), registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver), trust: trust, registry: prometheus.NewRegistry()}
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",
@@ -176,6 +192,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	var (
 		img     evidence.ImageRef
 		trigger string
+		org     string
 	)
 	switch msg.Subject() {
 	case event.SubjectDeployObserved:
@@ -186,7 +203,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		if err := s.bus.PutDeployment(ctx, m.Deployment); err != nil {
 			return err
 		}
-		img, trigger = m.Deployment.Image, m.ID
+		img, trigger, org = m.Deployment.Image, m.ID, m.Deployment.Org
 	case event.SubjectScanRequested:
 		var m event.ScanRequested
 		if err := event.Decode(msg.Data(), event.SchemaScanRequested, &m); err != nil {
@@ -197,7 +214,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return fmt.Errorf("%w: unexpected subject %s", bus.ErrPoison, msg.Subject())
 	}
 	start := time.Now()
-	set, err := s.collector.Collect(ctx, img)
+	set, err := s.collector.Collect(ctx, img, s.trust.Options(org))
 	if err != nil {
 		return err
 	}

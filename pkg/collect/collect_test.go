@@ -8,13 +8,12 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/aspmhq/aspm/pkg/collect"
 	"github.com/aspmhq/aspm/pkg/demo"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/verify"
-	"github.com/aspmhq/aspm/services/ingest/internal/collect"
 )
 
 const bundleType = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -99,11 +98,11 @@ func TestCollect(t *testing.T) {
 		}
 	}
 
-	v, err := verify.New([]root.TrustedMaterial{ss.TrustedRoot()}, nil)
+	v, err := verify.New([]verify.NamedRoot{{Name: "test", Material: ss.TrustedRoot()}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := collect.New(client, v).Collect(ctx, ref)
+	set, err := collect.New(client, v).Collect(ctx, ref, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +154,32 @@ func TestCollect(t *testing.T) {
 	if !set.HasVerifiedProvenance() {
 		t.Error("HasVerifiedProvenance = false")
 	}
+
+	// An organisation that expects another signer gets the same documents, but the
+	// provenance that verified is now an identity mismatch, not verified provenance.
+	elsewhere := verify.IdentityPolicy{Issuer: demo.Issuer, SANRegex: `^https://github\.com/someone-else/`}
+	if err := elsewhere.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	set, err = collect.New(client, v).Collect(ctx, ref, verify.Options{Identities: []verify.IdentityPolicy{elsewhere}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.HasVerifiedProvenance() {
+		t.Error("provenance from an unexpected signer counts as verified")
+	}
+	mismatches := 0
+	for _, e := range set.Evidence {
+		if e.Verification.IdentityMismatch {
+			mismatches++
+			if e.Verification.Signer == nil || e.Verification.Signer.Identity != identity.SAN {
+				t.Errorf("a rejected signer must still be named: %+v", e.Verification)
+			}
+		}
+	}
+	if mismatches != 2 { // the matching provenance and the one about another digest
+		t.Errorf("%d identity mismatches, want 2", mismatches)
+	}
 }
 
 func TestCollectRegistryDown(t *testing.T) {
@@ -163,9 +188,9 @@ func TestCollectRegistryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss, _ := demo.NewSigstore()
-	v, _ := verify.New([]root.TrustedMaterial{ss.TrustedRoot()}, nil)
+	v, _ := verify.New([]verify.NamedRoot{{Name: "test", Material: ss.TrustedRoot()}}, nil)
 	ref := evidence.ImageRef{Repository: "127.0.0.1:1/acme/app", Digest: "sha256:ab00000000000000000000000000000000000000000000000000000000000000"}
-	if _, err := collect.New(client, v).Collect(context.Background(), ref); err == nil {
+	if _, err := collect.New(client, v).Collect(context.Background(), ref, verify.Options{}); err == nil {
 		t.Error("collecting from an unreachable registry succeeded; it must fail so the message is retried")
 	}
 }

@@ -1,5 +1,6 @@
-// Package collect gathers every document attached to an artifact in its registry, verifies
-// the signed ones and parses them into one evidence set.
+// Package collect turns attached documents into evidence: it gathers every document attached
+// to an artifact in its registry (or reads one given as a file), verifies the signed ones and
+// parses them into one evidence set. Ingest and `aspm verify` share it.
 package collect
 
 import (
@@ -21,8 +22,13 @@ import (
 	"github.com/aspmhq/aspm/pkg/verify"
 )
 
-// SourceReferrers names evidence found through the OCI 1.1 referrers API (or its tag schema).
-const SourceReferrers = "oci-referrers"
+// Sources of evidence.
+const (
+	// SourceReferrers names evidence found through the OCI 1.1 referrers API (or its tag schema).
+	SourceReferrers = "oci-referrers"
+	// SourceFile names evidence read from a file given by the user.
+	SourceFile = "file"
+)
 
 // Registry is the registry access Collector needs.
 type Registry interface {
@@ -32,7 +38,7 @@ type Registry interface {
 
 // Verifier checks Sigstore bundles.
 type Verifier interface {
-	VerifyBundle(b *bundle.Bundle) (verify.Result, error)
+	Verify(b *bundle.Bundle, opts verify.Options) (verify.Result, error)
 }
 
 var (
@@ -52,10 +58,11 @@ func New(reg Registry, ver Verifier) *Collector {
 	return &Collector{reg: reg, ver: ver, now: time.Now}
 }
 
-// Collect lists img's attachments and turns each into evidence. A document that cannot be
+// Collect lists img's attachments and turns each into evidence, verifying signatures with
+// opts (the roots and identities the deploying organisation trusts). A document that cannot be
 // read because it is too large, or cannot be parsed or verified, is still listed, with the
 // reason. An error is returned only when the registry could not be asked (retry later).
-func (c *Collector) Collect(ctx context.Context, img evidence.ImageRef) (evidence.ArtifactEvidence, error) {
+func (c *Collector) Collect(ctx context.Context, img evidence.ImageRef, opts verify.Options) (evidence.ArtifactEvidence, error) {
 	out := evidence.ArtifactEvidence{Image: img, CollectedAt: c.now().UTC(), Evidence: []evidence.Evidence{}}
 	atts, err := c.reg.Referrers(ctx, img)
 	if err != nil {
@@ -66,7 +73,7 @@ func (c *Collector) Collect(ctx context.Context, img evidence.ImageRef) (evidenc
 	}
 	for _, a := range atts {
 		for _, l := range a.Layers {
-			ev, err := c.layer(ctx, img, a, l)
+			ev, err := c.layer(ctx, img, a, l, opts)
 			if err != nil {
 				return out, err
 			}
@@ -88,7 +95,7 @@ func isSBOM(mt string) bool {
 }
 
 // layer turns one attached blob into evidence. Only a failure to reach the registry is an error.
-func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Attachment, l oci.Layer) (evidence.Evidence, error) {
+func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Attachment, l oci.Layer, opts verify.Options) (evidence.Evidence, error) {
 	ev := evidence.Evidence{ID: l.Digest, MediaType: l.MediaType, Source: SourceReferrers, Kind: evidence.KindUnknown}
 	if pt := a.Annotations["dev.sigstore.bundle.predicateType"]; pt != "" {
 		ev.PredicateType = pt
@@ -113,7 +120,7 @@ func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Atta
 	ev.ID = digestOf(data)
 	switch {
 	case isBundle(mt):
-		c.fromBundle(&ev, img, data)
+		c.fromBundle(&ev, img, data, opts)
 	case isInToto(mt):
 		fromStatement(&ev, img, data)
 	default:
@@ -127,25 +134,54 @@ func digestOf(b []byte) evidence.Digest {
 	return evidence.Digest("sha256:" + hex.EncodeToString(h[:]))
 }
 
-func (c *Collector) fromBundle(ev *evidence.Evidence, img evidence.ImageRef, data []byte) {
+func (c *Collector) fromBundle(ev *evidence.Evidence, img evidence.ImageRef, data []byte, opts verify.Options) {
 	ev.Signed = true
 	var b bundle.Bundle
 	if err := json.Unmarshal(data, &b); err != nil {
 		ev.Malformed = "parsing Sigstore bundle: " + err.Error()
 		return
 	}
-	res, err := c.ver.VerifyBundle(&b)
+	c.verifyBundle(ev, img, &b, opts)
+}
+
+// verifyBundle verifies b and fills ev from the result and the signed statement. An artifact
+// in opts binds only message signatures: for a statement, whether it names the artifact is
+// reported as SubjectMatch (a subject.mismatch), not as a failed signature.
+func (c *Collector) verifyBundle(ev *evidence.Evidence, img evidence.ImageRef, b *bundle.Bundle, opts verify.Options) {
+	ev.Signed = true
+	ms := b.GetMessageSignature()
+	if ms == nil {
+		opts.Artifact, opts.ArtifactDigest = nil, ""
+	}
+	res, err := c.ver.Verify(b, opts)
 	if err != nil {
 		ev.Malformed = "reading Sigstore bundle: " + err.Error()
 		return
 	}
 	ev.Verification = res.Verification
-	if res.Payload == nil {
+	if ms != nil {
 		// A message signature over the artifact itself.
 		ev.Kind = evidence.KindSignature
+		if d := messageDigest(ms.GetMessageDigest().GetAlgorithm().String(), ms.GetMessageDigest().GetDigest()); d != "" {
+			ev.Subjects = []evidence.Digest{d}
+			ev.SubjectMatch = img.Digest == "" || img.Digest == d
+		}
 		return
 	}
 	fromStatement(ev, img, res.Payload)
+}
+
+// messageDigest turns a bundle's message digest ("SHA2_256", bytes) into a Digest, or "".
+func messageDigest(alg string, sum []byte) evidence.Digest {
+	name := map[string]string{"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}[alg]
+	if name == "" || len(sum) == 0 {
+		return ""
+	}
+	d := evidence.Digest(name + ":" + hex.EncodeToString(sum))
+	if d.Validate() != nil {
+		return ""
+	}
+	return d
 }
 
 // fromStatement fills ev from an in-toto statement.
@@ -158,7 +194,9 @@ func fromStatement(ev *evidence.Evidence, img evidence.ImageRef, payload []byte)
 	ev.PredicateType = st.PredicateType()
 	ev.Kind = st.Kind()
 	ev.Subjects = st.SubjectDigests()
-	ev.SubjectMatch = st.Names(img.Digest)
+	// Without an artifact digest (verifying a file on its own), the statement's subjects are
+	// the artifact.
+	ev.SubjectMatch = img.Digest == "" || st.Names(img.Digest)
 	switch ev.Kind {
 	case evidence.KindProvenance:
 		p, err := st.Provenance()
@@ -193,4 +231,47 @@ func fromSBOM(ev *evidence.Evidence, data []byte) {
 		return
 	}
 	ev.SBOM = &doc.Summary
+}
+
+// FromDocument turns a document given as a file into evidence about img: a Sigstore bundle, a
+// list of them (JSON lines, npm's attestations response), an unsigned in-toto statement, or an
+// SBOM. img.Digest may be empty, in which case every statement's subjects count as the
+// artifact. Every document yields at least one piece of evidence; what cannot be read is
+// reported with the reason, never dropped.
+func (c *Collector) FromDocument(data []byte, img evidence.ImageRef, opts verify.Options) []evidence.Evidence {
+	id := digestOf(data)
+	entries, err := verify.ParseBundles(data)
+	if err == nil {
+		out := make([]evidence.Evidence, 0, len(entries))
+		for i, e := range entries {
+			ev := evidence.Evidence{ID: id, Source: SourceFile, Kind: evidence.KindUnknown, PredicateType: e.PredicateType, Signed: true}
+			if len(entries) > 1 {
+				if raw, err := e.Bundle.MarshalJSON(); e.Err == nil && err == nil {
+					ev.ID = digestOf(raw)
+				}
+			}
+			if e.PredicateType != "" {
+				ev.Kind = provenance.KindOf(e.PredicateType)
+			}
+			if e.Err != nil {
+				ev.Malformed = fmt.Sprintf("entry %d: %v", i, e.Err)
+				out = append(out, ev)
+				continue
+			}
+			c.verifyBundle(&ev, img, e.Bundle, opts)
+			out = append(out, ev)
+		}
+		return out
+	}
+	ev := evidence.Evidence{ID: id, Source: SourceFile, Kind: evidence.KindUnknown}
+	if _, serr := provenance.ParseStatement(data); serr == nil {
+		fromStatement(&ev, img, data)
+		return []evidence.Evidence{ev}
+	}
+	if doc, serr := sbom.Parse(data); serr == nil {
+		ev.Kind, ev.SubjectMatch, ev.SBOM = evidence.KindSBOM, true, &doc.Summary
+		return []evidence.Evidence{ev}
+	}
+	ev.Malformed = "not a Sigstore bundle, in-toto statement or SBOM: " + err.Error()
+	return []evidence.Evidence{ev}
 }

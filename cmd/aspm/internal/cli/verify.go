@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aspmhq/aspm/cmd/aspm/internal/verdict"
+	"github.com/aspmhq/aspm/pkg/collect"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/oci"
+	"github.com/aspmhq/aspm/pkg/policy"
+	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/pkg/verify"
+	"github.com/aspmhq/aspm/policies"
+)
+
+type verifyFlags struct {
+	bundle, digest, artifact string
+	roots, keys, insecure    svcmain.List
+	identity, issuer         string
+	policies, env, output    string
+	minLevel                 int
+	denyGaps                 svcmain.List
+	tuf                      bool
+	tufURL                   string
+}
+
+func newVerifyCmd() *cobra.Command {
+	var f verifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify (--bundle FILE | IMAGE@DIGEST)",
+		Short: "Verify an artifact's provenance and SBOMs and score its SLSA level, offline",
+		Long: `verify checks the evidence for one artifact — a Sigstore bundle file (or a list of them,
+as JSON lines or npm's attestations response), or everything attached to IMAGE@DIGEST in its
+registry — with sigstore-go, then scores it with the Rego policies as the scorer would.
+
+Keyless signatures are checked against the embedded Sigstore public-good trusted root unless
+--trusted-root is given (repeatable: public-good, staging, a private instance); key-signed ones
+against --key. The certificate chain is checked at the time the transparency log or timestamp
+authority proves the signature was made, never at "now". Nothing is fetched from the network
+except the registry for IMAGE@DIGEST (and the TUF repository with --tuf).
+
+Without --digest or --artifact, the statements' subjects are taken as the artifact and listed.
+
+Exit codes: 0 when evaluated (and the gate, if any, is met); 1 when --min-level or --deny-gaps
+is not met or the evidence cannot be read; 2 when the command line is wrong.`,
+		Example: `  # A provenance bundle from the Sigstore public-good instance
+  aspm verify --bundle provenance.sigstore.json --digest sha256:2892146b…
+
+  # Bind to the artifact file itself, require the signer, and gate CI on L3 without gaps
+  aspm verify --bundle app.intoto.jsonl --artifact ./app \
+    --issuer https://token.actions.githubusercontent.com \
+    --identity '^https://github.com/slsa-framework/slsa-github-generator/' \
+    --min-level 3 --deny-gaps subject.mismatch,signature.invalid -o json
+
+  # Everything attached to an image, against a private Sigstore instance
+  aspm verify registry.example/acme/app@sha256:… --trusted-root acme=trusted_root.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			image := ""
+			if len(args) == 1 {
+				image = args[0]
+			}
+			return runVerify(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), image, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.bundle, "bundle", "", "Sigstore bundle file (or JSON lines / npm attestations) to verify")
+	fl.StringVar(&f.digest, "digest", "", "artifact digest ALG:HEX the evidence must be about")
+	fl.StringVar(&f.artifact, "artifact", "", "artifact file the evidence must be about (its sha256 is used)")
+	fl.Var(&f.roots, "trusted-root", "Sigstore trusted_root.json, [NAME=]PATH (repeatable; default: embedded public-good)")
+	fl.Var(&f.keys, "key", "PEM public key for key-signed bundles, [NAME=]PATH (repeatable)")
+	fl.StringVar(&f.identity, "identity", "", "regular expression the signer's certificate identity (SAN) must match")
+	fl.StringVar(&f.issuer, "issuer", "", "OIDC issuer the signer's certificate must name (with --identity)")
+	fl.StringVar(&f.policies, "policies", "", "policy directory or OPA bundle (default: built-in policies)")
+	fl.StringVar(&f.env, "env", "prod", "deployment environment whose requirements apply")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	fl.IntVar(&f.minLevel, "min-level", 0, "fail (exit 1) below this SLSA build level")
+	fl.Var(&f.denyGaps, "deny-gaps", "fail (exit 1) when any of these gap codes is present (comma-separated)")
+	fl.Var(&f.insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
+	fl.BoolVar(&f.tuf, "tuf", false, "refresh the public-good trusted root over TUF (needs the network)")
+	fl.StringVar(&f.tufURL, "tuf-url", "", "TUF repository URL for --tuf (default: Sigstore public-good)")
+	return cmd
+}
+
+func usagef(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+func (f *verifyFlags) check(image string) error {
+	switch {
+	case image == "" && f.bundle == "":
+		return usagef("give a bundle file (--bundle FILE) or an image by digest (REGISTRY/REPO@sha256:…)")
+	case image != "" && f.bundle != "":
+		return usagef("give either --bundle or IMAGE@DIGEST, not both")
+	case f.digest != "" && f.artifact != "":
+		return usagef("--digest and --artifact both name the artifact; give one")
+	case image != "" && (f.digest != "" || f.artifact != ""):
+		return usagef("IMAGE@DIGEST already names the artifact; drop --digest/--artifact")
+	case (f.identity == "") != (f.issuer == ""):
+		return usagef("--identity and --issuer go together (e.g. --issuer https://token.actions.githubusercontent.com --identity '^https://github.com/org/')")
+	case f.output != "text" && f.output != "json":
+		return usagef("-o %q: want text or json", f.output)
+	case f.minLevel < 0 || f.minLevel > 3:
+		return usagef("--min-level %d: want 0 to 3", f.minLevel)
+	}
+	if f.digest != "" {
+		if _, err := evidence.ParseDigest(f.digest); err != nil {
+			return usagef("--digest: %v (want e.g. sha256:<64 hex>)", err)
+		}
+	}
+	return nil
+}
+
+// verifier builds the verifier and options from the trust flags.
+func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, verify.Options, error) {
+	var opts verify.Options
+	var roots []verify.NamedRoot
+	for _, spec := range f.roots {
+		name, path := verify.ParseRootSpec(spec)
+		tr, err := verify.LoadTrustedRoot(path)
+		if err != nil {
+			return nil, opts, usagef("--trusted-root: %v", err)
+		}
+		roots = append(roots, verify.NamedRoot{Name: name, Material: tr})
+	}
+	if len(roots) == 0 {
+		tr, err := verify.PublicGood()
+		if f.tuf {
+			tr, err = verify.FetchTrustedRoot(ctx, f.tufURL, "")
+		}
+		if err != nil {
+			return nil, opts, err
+		}
+		roots = append(roots, verify.NamedRoot{Name: verify.PublicGoodName, Material: tr})
+	}
+	var keys []verify.TrustedKey
+	for _, spec := range f.keys {
+		name, path := verify.ParseRootSpec(spec)
+		k, err := verify.LoadTrustedKey(name, path)
+		if err != nil {
+			return nil, opts, usagef("--key: %v", err)
+		}
+		keys = append(keys, k)
+	}
+	if f.identity != "" {
+		p := verify.IdentityPolicy{Issuer: f.issuer, SANRegex: f.identity}
+		if err := p.Validate(); err != nil {
+			return nil, opts, usagef("--identity: %v", err)
+		}
+		opts.Identities = []verify.IdentityPolicy{p}
+	}
+	v, err := verify.New(roots, keys)
+	return v, opts, err
+}
+
+func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f verifyFlags) error {
+	if err := f.check(image); err != nil {
+		return err
+	}
+	v, opts, err := f.verifier(ctx)
+	if err != nil {
+		return err
+	}
+	pol, err := policy.Load(ctx, policies.FS)
+	if f.policies != "" {
+		pol, err = policy.LoadPath(ctx, f.policies)
+	}
+	if err != nil {
+		return usagef("--policies: %v", err)
+	}
+	reg, err := oci.New(oci.Config{Insecure: f.insecure})
+	if err != nil {
+		return err
+	}
+	c := collect.New(reg, v)
+
+	var (
+		art verdict.Artifact
+		img evidence.ImageRef
+		evs []evidence.Evidence
+	)
+	if image != "" {
+		if img, err = evidence.ParseImageRef(image); err != nil {
+			return usagef("%v", err)
+		}
+		set, err := c.Collect(ctx, img, opts)
+		if err != nil {
+			return err
+		}
+		evs = set.Evidence
+		for _, e := range set.Errors {
+			fmt.Fprintf(stderr, "aspm: warning: %s\n", e)
+		}
+		art = verdict.Artifact{Digest: img.Digest, Repository: img.Repository}
+	} else {
+		data, err := os.ReadFile(f.bundle)
+		if err != nil {
+			return usagef("--bundle: %v", err)
+		}
+		if f.digest != "" {
+			img.Digest = evidence.Digest(f.digest)
+		}
+		if f.artifact != "" {
+			content, err := os.ReadFile(f.artifact)
+			if err != nil {
+				return usagef("--artifact: %v", err)
+			}
+			sum := sha256.Sum256(content)
+			img.Digest = evidence.Digest("sha256:" + hex.EncodeToString(sum[:]))
+			opts.Artifact = bytes.NewReader(content)
+		} else if img.Digest != "" {
+			opts.ArtifactDigest = img.Digest
+		}
+		evs = c.FromDocument(data, img, opts)
+		art = verdict.Artifact{Digest: img.Digest}
+		// Policies name the artifact by repository; for files, the file names it.
+		named := f.bundle
+		if f.artifact != "" {
+			named = f.artifact
+		}
+		img.Repository = filepath.Base(named)
+	}
+
+	subject := img
+	if subject.Digest == "" {
+		subject.Digest = firstSubject(evs)
+	}
+	d, err := pol.Evaluate(ctx, policy.Input{
+		Artifact: subject, Environment: f.env, Evidence: evs,
+		Deployment: evidence.Deployment{Image: subject, Environment: f.env, Org: "cli"},
+	})
+	if err != nil {
+		return fmt.Errorf("evaluating policy: %w", err)
+	}
+	out := verdict.New(art, f.env, evs, d)
+	if f.output == "json" {
+		err = verdict.WriteJSON(stdout, out)
+	} else {
+		err = verdict.WriteText(stdout, out)
+	}
+	if err != nil {
+		return err
+	}
+	if why := (verdict.Gate{MinLevel: f.minLevel, DenyGaps: f.denyGaps}).Check(out); len(why) > 0 {
+		return errors.New("gate not met: " + strings.Join(why, "; "))
+	}
+	return nil
+}
+
+func firstSubject(evs []evidence.Evidence) evidence.Digest {
+	for _, e := range evs {
+		if len(e.Subjects) > 0 {
+			return e.Subjects[0]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,205 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aspmhq/aspm/cmd/aspm/internal/cli"
+	"github.com/aspmhq/aspm/pkg/demo"
+	"github.com/aspmhq/aspm/pkg/oci"
+	"github.com/aspmhq/aspm/pkg/testcorpus"
+)
+
+type verdictJSON struct {
+	Artifact struct {
+		Digest   string   `json:"digest"`
+		Subjects []string `json:"subjects"`
+	} `json:"artifact"`
+	Evidence []struct {
+		Kind              string `json:"kind"`
+		PredicateType     string `json:"predicate_type"`
+		Verified          bool   `json:"verified"`
+		Error             string `json:"error"`
+		BuilderID         string `json:"builder_id"`
+		SourceURI         string `json:"source_uri"`
+		SourceDigest      string `json:"source_digest"`
+		RunnerEnvironment string `json:"runner_environment"`
+		Format            string `json:"format"`
+		Components        *int   `json:"components"`
+		Signer            *struct {
+			Issuer   string `json:"issuer"`
+			Identity string `json:"identity"`
+		} `json:"signer"`
+	} `json:"evidence"`
+	SLSALevel int      `json:"slsa_level"`
+	Gaps      []string `json:"gaps"`
+	Risk      int      `json:"risk"`
+}
+
+func verifyJSON(t *testing.T, wantCode int, args ...string) verdictJSON {
+	t.Helper()
+	code, out, errOut := run(t, append([]string{"verify", "-o", "json"}, args...)...)
+	if code != wantCode {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, wantCode, out, errOut)
+	}
+	var v verdictJSON
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("stdout is not the verdict JSON: %v\n%s", err, out)
+	}
+	return v
+}
+
+// TestVerifyRealBundle is the issue's acceptance case: the sigstore-go example provenance,
+// offline against the embedded public-good root.
+func TestVerifyRealBundle(t *testing.T) {
+	bundle := testcorpus.Path(t, "sigstore/sigstore-go/bundle-provenance.json")
+	code, out, errOut := run(t, "verify", "--bundle", bundle)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"builder    https://github.com/actions/runner",
+		"source     https://github.com/sigstore/sigstore-js @ dae8bd8eb433a4147b4655c00fe73e0f22bc0fb1",
+		"signature  verified",
+		"SLSA level  L2 (in prod)",
+		"level.below_required",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	v := verifyJSON(t, cli.ExitOK, "--bundle", bundle, "--digest",
+		"sha512:76176ffa33808b54602c7c35de5c6e9a4deb96066dba6533f50ac234f4f1f4c6b3527515dc17c06fbe2860030f410eee69ea20079bd3a2c6f3dcf3b329b10751")
+	e := v.Evidence[0]
+	if len(v.Evidence) != 1 || e.Kind != "provenance" || !e.Verified || e.BuilderID != "https://github.com/actions/runner" ||
+		e.SourceURI != "https://github.com/sigstore/sigstore-js" || e.Signer == nil || e.Signer.Issuer != "https://token.actions.githubusercontent.com" ||
+		e.RunnerEnvironment != "github-hosted" || v.SLSALevel != 2 {
+		t.Errorf("verdict = %+v", v)
+	}
+
+	// The wrong artifact: the provenance is not about it.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", bundle, "--digest", "sha256:"+strings.Repeat("0", 64))
+	if v.SLSALevel != 0 || !contains(v.Gaps, "subject.mismatch") || !contains(v.Gaps, "provenance.missing") {
+		t.Errorf("wrong digest: %+v", v)
+	}
+	// An unexpected signer: the signature is fine but the identity is not.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", bundle, "--issuer", "https://token.actions.githubusercontent.com", "--identity", "^https://github.com/acme/")
+	if v.Evidence[0].Verified || v.SLSALevel != 1 || !contains(v.Gaps, "signer.identity_mismatch") || contains(v.Gaps, "signature.invalid") {
+		t.Errorf("unexpected signer: %+v", v)
+	}
+	// Gates.
+	code, _, errOut = run(t, "verify", "--bundle", bundle, "--min-level", "3")
+	if code != cli.ExitFailure || !strings.Contains(errOut, "below the required L3") {
+		t.Errorf("--min-level 3: exit %d, %s", code, errOut)
+	}
+	code, _, errOut = run(t, "verify", "--bundle", bundle, "--deny-gaps", "sbom.missing,tlog.missing")
+	if code != cli.ExitFailure || !strings.Contains(errOut, "denied gap sbom.missing") {
+		t.Errorf("--deny-gaps: exit %d, %s", code, errOut)
+	}
+	if code, _, _ = run(t, "verify", "--bundle", bundle, "--min-level", "2", "--deny-gaps", "tlog.missing"); code != cli.ExitOK {
+		t.Errorf("a met gate exits %d", code)
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestVerifyFormats(t *testing.T) {
+	// A message signature over a.txt (sigstore-conformance), bound to the artifact file.
+	dir := "sigstore/conformance/bundle-verify/"
+	v := verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, dir+"happy-path-v0.3/bundle.sigstore.json"), "--artifact", testcorpus.Path(t, dir+"a.txt"))
+	if len(v.Evidence) != 1 || v.Evidence[0].Kind != "other" || !v.Evidence[0].Verified {
+		t.Errorf("message signature: %+v", v)
+	}
+	// npm's attestations response: the provenance (keyless) and the publish attestation,
+	// which is key-signed by the npm registry key.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, "slsa-verifier/npm/npm-attestations.intoto.sigstore"),
+		"--key", "npm="+testcorpus.Path(t, "sigstore/sigstore-go/publish_key.pub"), "--env", "dev")
+	if len(v.Evidence) != 2 || !v.Evidence[0].Verified || !v.Evidence[1].Verified || v.Evidence[1].Signer.Identity != "npm" {
+		t.Errorf("npm attestations: %+v", v)
+	}
+	// A bare SBOM counts its components.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, "sbom/cyclonedx/guac-alpine.syft.cdx-1.4.json"))
+	if len(v.Evidence) != 1 || v.Evidence[0].Kind != "sbom" || v.Evidence[0].Format != "cyclonedx" || v.Evidence[0].Components == nil || *v.Evidence[0].Components == 0 {
+		t.Errorf("SBOM: %+v", v)
+	}
+}
+
+func TestVerifyUsage(t *testing.T) {
+	bundle := testcorpus.Path(t, "sigstore/sigstore-go/bundle-provenance.json")
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"verify"}, "--bundle FILE"},
+		{[]string{"verify", "--bundle", bundle, "--digest", "sha256:ab", "--artifact", bundle}, "give one"},
+		{[]string{"verify", "--bundle", bundle, "--identity", "x"}, "--issuer"},
+		{[]string{"verify", "--bundle", bundle, "--digest", "md5:abc"}, "--digest"},
+		{[]string{"verify", "--bundle", bundle, "-o", "yaml"}, "text or json"},
+		{[]string{"verify", "--bundle", "/nonexistent.json"}, "--bundle"},
+		{[]string{"verify", "--bundle", bundle, "--trusted-root", "/nonexistent.json"}, "--trusted-root"},
+		{[]string{"verify", "--bundle", bundle, "--min-level", "4"}, "0 to 3"},
+		{[]string{"verify", "registry.example/app:latest"}, "digest"},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		if code != cli.ExitUsage || !strings.Contains(errOut, tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 mentioning %q", tc.args, code, errOut, tc.msg)
+		}
+	}
+}
+
+// TestVerifyImage fetches the evidence of demo images from a real in-process registry.
+func TestVerifyImage(t *testing.T) {
+	ctx := context.Background()
+	reg := httptest.NewServer(oci.NewRegistryHandler())
+	t.Cleanup(reg.Close)
+	ss, err := demo.NewSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := oci.New(oci.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	world, err := demo.Seed(ctx, client, strings.TrimPrefix(reg.URL, "http://"), ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rootJSON, _ := ss.TrustedRootJSON()
+	keyPEM, _ := ss.PublicKeyPEM()
+	rootPath, keyPath := filepath.Join(dir, "demo.json"), filepath.Join(dir, "key.pub")
+	if err := os.WriteFile(rootPath, rootJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range world.Expected {
+		v := verifyJSON(t, cli.ExitOK, e.Image.String(), "--env", e.Environment,
+			"--trusted-root", "demo="+rootPath, "--key", demo.KeyName+"="+keyPath)
+		if v.SLSALevel != int(e.Level) || v.Artifact.Digest != string(e.Image.Digest) {
+			t.Errorf("%s in %s: level %d, want %d", e.Image, e.Environment, v.SLSALevel, e.Level)
+		}
+		for _, g := range e.Gaps {
+			if !contains(v.Gaps, g) {
+				t.Errorf("%s in %s: gaps %v lack %s", e.Image, e.Environment, v.Gaps, g)
+			}
+		}
+		if len(v.Gaps) != len(e.Gaps) {
+			t.Errorf("%s in %s: gaps %v, want %v", e.Image, e.Environment, v.Gaps, e.Gaps)
+		}
+	}
+}
