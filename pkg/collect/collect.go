@@ -90,7 +90,8 @@ func isInToto(mt string) bool {
 }
 
 func isSBOM(mt string) bool {
-	return strings.HasPrefix(mt, sbom.MediaTypeCycloneDX) || strings.HasPrefix(mt, sbom.MediaTypeSPDX) ||
+	return strings.HasPrefix(mt, sbom.MediaTypeCycloneDX) || strings.HasPrefix(mt, sbom.MediaTypeCycloneDXXML) ||
+		strings.HasPrefix(mt, sbom.MediaTypeSPDX) ||
 		mt == "text/spdx+json"
 }
 
