@@ -47,9 +47,11 @@ type Config struct {
 	OpenStore func(ctx context.Context) (store.Store, error)
 	// PolicyPath is a policy directory or OPA bundle; empty uses the built-in policies.
 	PolicyPath string
-	// TrustedRoots and TrustedKeys (name → PEM path) verify evidence; the demo adds its own.
+	// TrustedRoots ([NAME=]PATH) and TrustedKeys (name → PEM path) verify evidence; the demo
+	// adds its own. TrustConfig names a YAML file of per-organisation roots and identities.
 	TrustedRoots []string
 	TrustedKeys  map[string]string
+	TrustConfig  string
 	// Registry configures registry access.
 	Registry oci.Config
 	// Logger receives the services' logs; Out the progress lines meant for a person.
@@ -134,7 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	busCfg := bus.Config{URL: natsURL}
-	ing, err := ingest.New(ingest.Config{Bus: busCfg, TrustedRoots: cfg.TrustedRoots, TrustedKeys: cfg.TrustedKeys, Registry: cfg.Registry}, ingest.Deps{Logger: log.With("service", "ingest")})
+	ing, err := ingest.New(ingest.Config{Bus: busCfg, TrustedRoots: cfg.TrustedRoots, TrustedKeys: cfg.TrustedKeys, TrustConfig: cfg.TrustConfig, Registry: cfg.Registry}, ingest.Deps{Logger: log.With("service", "ingest")})
 	if err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *Config) (*demo.World
 			return nil, fmt.Errorf("writing %s: %w", p, err)
 		}
 	}
-	cfg.TrustedRoots = append(cfg.TrustedRoots, rootPath)
+	cfg.TrustedRoots = append(cfg.TrustedRoots, "demo="+rootPath)
 	cfg.TrustedKeys[demo.KeyName] = keyPath
 
 	client, err := oci.New(cfg.Registry)
