@@ -1,5 +1,9 @@
-// Package provenance parses in-toto statements (v0.1 and v1) and the SLSA provenance
-// predicates (v0.2 and v1) inside them into the pipeline's evidence types.
+// Package provenance parses in-toto statements (v0.1 and v1), the SLSA provenance predicates
+// inside them (v0.1, v0.2 and v1) and SLSA verification summaries (VSA v1) into the pipeline's
+// evidence types.
+//
+// Every parse error is a *MalformedError, which names the offending field and matches
+// ErrMalformed with errors.Is. Nothing here panics on any input.
 package provenance
 
 import (
@@ -7,10 +11,9 @@ import (
 	"fmt"
 	"strings"
 
-	slsa02 "github.com/in-toto/attestation/go/predicates/provenance/v02"
-	slsa1 "github.com/in-toto/attestation/go/predicates/provenance/v1"
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
 )
@@ -18,10 +21,35 @@ import (
 // ErrMalformed is the class of every parse error; check with errors.Is.
 var ErrMalformed = errors.New("malformed statement")
 
-// Predicate types this package understands.
+// MalformedError says which part of a statement could not be parsed and why. Its Unwrap
+// yields ErrMalformed and the cause, so errors.Is matches both.
+type MalformedError struct {
+	// Field is the path of the offending field in the statement, e.g. "_type",
+	// "subject[0].digest" or "predicate.runDetails.metadata.startedOn"; empty when the
+	// document as a whole is unreadable (too large, not a JSON object).
+	Field string
+	Err   error
+}
+
+// Error returns "malformed statement: <field>: <cause>".
+func (e *MalformedError) Error() string {
+	if e.Field == "" {
+		return ErrMalformed.Error() + ": " + e.Err.Error()
+	}
+	return ErrMalformed.Error() + ": " + e.Field + ": " + e.Err.Error()
+}
+
+// Unwrap returns ErrMalformed and the cause.
+func (e *MalformedError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
+
+func malformed(field string, err error) error { return &MalformedError{Field: field, Err: err} }
+
+// Predicate types this package reads.
 const (
+	PredicateSLSAv01 = "https://slsa.dev/provenance/v0.1"
 	PredicateSLSAv02 = "https://slsa.dev/provenance/v0.2"
 	PredicateSLSAv1  = "https://slsa.dev/provenance/v1"
+	PredicateVSAv1   = "https://slsa.dev/verification_summary/v1"
 )
 
 // MaxStatementSize bounds the statements ParseStatement accepts.
@@ -34,19 +62,43 @@ type Statement struct {
 	st *intoto.Statement
 }
 
-// ParseStatement parses an in-toto statement (v0.1 or v1) and validates it: it must have a
-// type, at least one subject with a digest, a predicate type and a predicate. Errors wrap
-// ErrMalformed.
+// ParseStatement parses an in-toto statement (v0.1 or v1) and validates it: it must have the
+// type of an in-toto statement, at least one subject, a digest on every subject, a predicate
+// type and a predicate object. Subject digests in unknown algorithms or with malformed values
+// are kept (in-toto allows custom algorithms; spec examples abbreviate digests) but never
+// match in Names. Errors are *MalformedError.
 func ParseStatement(payload []byte) (*Statement, error) {
 	if len(payload) > MaxStatementSize {
-		return nil, fmt.Errorf("%w: %d bytes exceeds the %d byte limit", ErrMalformed, len(payload), MaxStatementSize)
+		return nil, malformed("", fmt.Errorf("%d bytes exceeds the %d byte limit", len(payload), MaxStatementSize))
 	}
 	var st intoto.Statement
 	if err := unmarshal.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		var doc structpb.Struct
+		if jerr := unmarshal.Unmarshal(payload, &doc); jerr != nil {
+			return nil, malformed("", fmt.Errorf("not a valid JSON object: %w", jerr))
+		}
+		field, cause := blame(st.ProtoReflect().Type().New(), &doc, "")
+		if cause == nil {
+			cause = err
+		}
+		return nil, malformed(field, cause)
 	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	if t := st.GetType(); t != intoto.StatementTypeUri && t != "https://in-toto.io/Statement/v0.1" {
+		return nil, malformed("_type", fmt.Errorf("%w: %q", intoto.ErrInvalidStatementType, t))
+	}
+	if len(st.GetSubject()) == 0 {
+		return nil, malformed("subject", intoto.ErrSubjectRequired)
+	}
+	for i, sub := range st.GetSubject() {
+		if len(sub.GetDigest()) == 0 {
+			return nil, malformed(fmt.Sprintf("subject[%d].digest", i), intoto.ErrDigestRequired)
+		}
+	}
+	if st.GetPredicateType() == "" {
+		return nil, malformed("predicateType", intoto.ErrPredicateTypeRequired)
+	}
+	if st.GetPredicate() == nil {
+		return nil, malformed("predicate", intoto.ErrPredicateRequired)
 	}
 	return &Statement{st: &st}, nil
 }
@@ -54,18 +106,24 @@ func ParseStatement(payload []byte) (*Statement, error) {
 // PredicateType returns the statement's predicate type.
 func (s *Statement) PredicateType() string { return s.st.GetPredicateType() }
 
-// SubjectDigests returns the subjects' sha256/sha384/sha512 digests, in order; other algorithms
-// and invalid values are skipped.
+// subjectAlgorithms are the digest algorithms artifacts are matched by, in the order
+// SubjectDigests lists them.
+var subjectAlgorithms = []string{"sha256", "sha384", "sha512"}
+
+// SubjectDigests returns the subjects' sha256, sha384 and sha512 digests with lowercase hex,
+// in subject order and without repeats; other algorithms and malformed values are skipped.
 func (s *Statement) SubjectDigests() []evidence.Digest {
 	var out []evidence.Digest
+	seen := map[evidence.Digest]bool{}
 	for _, sub := range s.st.GetSubject() {
-		for _, alg := range []string{"sha256", "sha384", "sha512"} {
+		for _, alg := range subjectAlgorithms {
 			hx, ok := sub.GetDigest()[alg]
 			if !ok {
 				continue
 			}
 			d := evidence.Digest(alg + ":" + strings.ToLower(hx))
-			if d.Validate() == nil {
+			if d.Validate() == nil && !seen[d] {
+				seen[d] = true
 				out = append(out, d)
 			}
 		}
@@ -73,21 +131,28 @@ func (s *Statement) SubjectDigests() []evidence.Digest {
 	return out
 }
 
-// Names the artifact d when one of the subjects has it.
+// Names reports whether any subject has the artifact digest d under d's algorithm (sha256,
+// sha384 or sha512), comparing hex case-insensitively. It is false for a d that is not a
+// valid digest.
 func (s *Statement) Names(d evidence.Digest) bool {
-	for _, sd := range s.SubjectDigests() {
-		if sd == d {
+	d = evidence.Digest(strings.ToLower(string(d)))
+	if d.Validate() != nil {
+		return false
+	}
+	alg, hx := d.Algorithm(), d.Hex()
+	for _, sub := range s.st.GetSubject() {
+		if v, ok := sub.GetDigest()[alg]; ok && strings.EqualFold(v, hx) {
 			return true
 		}
 	}
 	return false
 }
 
-// Predicate returns the predicate as JSON.
+// Predicate returns the predicate as JSON. Errors are *MalformedError.
 func (s *Statement) Predicate() ([]byte, error) {
 	b, err := protojson.Marshal(s.st.GetPredicate())
 	if err != nil {
-		return nil, fmt.Errorf("%w: re-encoding predicate: %w", ErrMalformed, err)
+		return nil, malformed("predicate", fmt.Errorf("re-encoding: %w", err))
 	}
 	return b, nil
 }
@@ -97,10 +162,11 @@ func (s *Statement) Kind() evidence.Kind {
 	return KindOf(s.PredicateType())
 }
 
-// KindOf classifies a predicate type: SLSA provenance, an SBOM, or another attestation.
+// KindOf classifies a predicate type: SLSA provenance (any version), an SBOM, or another
+// attestation (a VSA, a misspelt provenance type, anything else).
 func KindOf(predicateType string) evidence.Kind {
 	switch {
-	case strings.HasPrefix(predicateType, "https://slsa.dev/provenance/"):
+	case strings.HasPrefix(predicateType, slsaProvenancePrefix):
 		return evidence.KindProvenance
 	case strings.HasPrefix(predicateType, "https://cyclonedx.org/bom"),
 		strings.HasPrefix(predicateType, "https://spdx.dev/Document"):
@@ -108,115 +174,4 @@ func KindOf(predicateType string) evidence.Kind {
 	default:
 		return evidence.KindAttestation
 	}
-}
-
-// Provenance extracts the builder and source of a SLSA provenance predicate (v0.2 or v1). For
-// other predicate types it returns nil and no error. Errors wrap ErrMalformed.
-func (s *Statement) Provenance() (*evidence.Provenance, error) {
-	raw, err := s.Predicate()
-	if err != nil {
-		return nil, err
-	}
-	switch pt := s.PredicateType(); {
-	case pt == PredicateSLSAv1 || strings.HasPrefix(pt, PredicateSLSAv1+"."):
-		var p slsa1.Provenance
-		if err := unmarshal.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("%w: SLSA v1 predicate: %w", ErrMalformed, err)
-		}
-		return fromV1(&p), nil
-	case pt == PredicateSLSAv02 || pt == "https://slsa.dev/provenance/v0.1":
-		var p slsa02.Provenance
-		if err := unmarshal.Unmarshal(raw, &p); err != nil {
-			return nil, fmt.Errorf("%w: SLSA v0.2 predicate: %w", ErrMalformed, err)
-		}
-		return fromV02(&p), nil
-	}
-	return nil, nil
-}
-
-func fromV1(p *slsa1.Provenance) *evidence.Provenance {
-	out := &evidence.Provenance{
-		BuildType: p.GetBuildDefinition().GetBuildType(),
-		BuilderID: p.GetRunDetails().GetBuilder().GetId(),
-	}
-	// GitHub's workflow build type names the repository and ref in the external parameters.
-	if wf := p.GetBuildDefinition().GetExternalParameters().GetFields()["workflow"].GetStructValue(); wf != nil {
-		out.SourceRepository = NormalizeRepository(wf.GetFields()["repository"].GetStringValue())
-		out.SourceRef = wf.GetFields()["ref"].GetStringValue()
-	}
-	for _, dep := range p.GetBuildDefinition().GetResolvedDependencies() {
-		repo, ref, ok := gitURI(dep.GetUri())
-		if !ok {
-			continue
-		}
-		if out.SourceRepository == "" {
-			out.SourceRepository = repo
-		}
-		if out.SourceRef == "" {
-			out.SourceRef = ref
-		}
-		if repo == out.SourceRepository {
-			out.SourceDigest = firstOf(dep.GetDigest(), "gitCommit", "sha1")
-		}
-		break
-	}
-	return out
-}
-
-func fromV02(p *slsa02.Provenance) *evidence.Provenance {
-	out := &evidence.Provenance{
-		BuildType: p.GetBuildType(),
-		BuilderID: p.GetBuilder().GetId(),
-	}
-	if cs := p.GetInvocation().GetConfigSource(); cs != nil {
-		if repo, ref, ok := gitURI(cs.GetUri()); ok {
-			out.SourceRepository, out.SourceRef = repo, ref
-			out.SourceDigest = firstOf(cs.GetDigest(), "sha1", "gitCommit")
-		}
-	}
-	if out.SourceRepository == "" {
-		for _, m := range p.GetMaterials() {
-			if repo, ref, ok := gitURI(m.GetUri()); ok {
-				out.SourceRepository, out.SourceRef = repo, ref
-				out.SourceDigest = firstOf(m.GetDigest(), "sha1", "gitCommit")
-				break
-			}
-		}
-	}
-	return out
-}
-
-func firstOf(m map[string]string, keys ...string) string {
-	for _, k := range keys {
-		if v := m[k]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// gitURI splits "git+https://github.com/o/r@refs/heads/main" into the repository URL and ref.
-func gitURI(uri string) (repo, ref string, ok bool) {
-	if !strings.HasPrefix(uri, "git+") {
-		return "", "", false
-	}
-	rest := strings.TrimPrefix(uri, "git+")
-	if i := strings.LastIndex(rest, "@"); i > strings.Index(rest, "://")+2 {
-		rest, ref = rest[:i], rest[i+1:]
-	}
-	return NormalizeRepository(rest), ref, true
-}
-
-// NormalizeRepository turns the spellings of a repository URL found in provenance
-// ("git+https://github.com/o/r.git", "github.com/o/r") into "https://github.com/o/r".
-func NormalizeRepository(s string) string {
-	if s == "" {
-		return ""
-	}
-	s = strings.TrimPrefix(s, "git+")
-	s = strings.TrimSuffix(s, ".git")
-	if !strings.Contains(s, "://") {
-		s = "https://" + s
-	}
-	return strings.TrimSuffix(s, "/")
 }
