@@ -4,6 +4,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/aspmhq/aspm/pkg/dsse"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/provenance"
@@ -48,14 +51,25 @@ var (
 
 // Collector builds evidence sets. It is safe for concurrent use.
 type Collector struct {
-	reg Registry
-	ver Verifier
-	now func() time.Time
+	reg  Registry
+	ver  Verifier
+	dsse EnvelopeTrust
+	now  func() time.Time
 }
 
-// New returns a Collector reading from reg and verifying with ver.
-func New(reg Registry, ver Verifier) *Collector {
-	return &Collector{reg: reg, ver: ver, now: time.Now}
+// EnvelopeTrust is what raw DSSE envelopes (not Sigstore bundles) are checked against: named
+// keys — Cloud Build's regional keys sign the raw payload, so RawPayloadKeys names those
+// allowed to — and, for envelopes carrying a Fulcio certificate, the trusted roots.
+type EnvelopeTrust struct {
+	Keys           []verify.TrustedKey
+	RawPayloadKeys []string
+	Roots          []verify.NamedRoot
+}
+
+// New returns a Collector reading from reg, verifying bundles with ver and raw DSSE envelopes
+// with env.
+func New(reg Registry, ver Verifier, env EnvelopeTrust) *Collector {
+	return &Collector{reg: reg, ver: ver, dsse: env, now: time.Now}
 }
 
 // Collect lists img's attachments and turns each into evidence, verifying signatures with
@@ -89,6 +103,8 @@ func isInToto(mt string) bool {
 	return mt == "application/vnd.in-toto+json" || strings.HasPrefix(mt, "application/vnd.in-toto.")
 }
 
+func isDSSE(mt string) bool { return mt == dsse.MediaType }
+
 func isSBOM(mt string) bool {
 	return strings.HasPrefix(mt, sbom.MediaTypeCycloneDX) || strings.HasPrefix(mt, sbom.MediaTypeCycloneDXXML) ||
 		strings.HasPrefix(mt, sbom.MediaTypeSPDX) ||
@@ -106,7 +122,7 @@ func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Atta
 	if isSBOM(mt) {
 		ev.Kind = evidence.KindSBOM
 	}
-	if !isBundle(mt) && !isInToto(mt) && !isSBOM(mt) {
+	if !isBundle(mt) && !isInToto(mt) && !isSBOM(mt) && !isDSSE(mt) {
 		ev.Malformed = fmt.Sprintf("unsupported attachment: artifact type %q, media type %q", a.ArtifactType, mt)
 		return ev, nil
 	}
@@ -124,6 +140,13 @@ func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, a oci.Atta
 		c.fromBundle(&ev, img, data, opts)
 	case isInToto(mt):
 		fromStatement(&ev, img, data)
+	case isDSSE(mt):
+		envs, err := dsse.Parse(data)
+		if err != nil || len(envs) != 1 {
+			ev.Malformed = fmt.Sprintf("reading DSSE envelope: %v (%d envelopes)", err, len(envs))
+			return ev, nil
+		}
+		c.fromEnvelope(&ev, img, envs[0])
 	default:
 		fromSBOM(&ev, data)
 	}
@@ -265,6 +288,21 @@ func (c *Collector) FromDocument(data []byte, img evidence.ImageRef, opts verify
 		return out
 	}
 	ev := evidence.Evidence{ID: id, Source: SourceFile, Kind: evidence.KindUnknown}
+	envs, derr := dsse.Parse(data)
+	switch {
+	case derr == nil:
+		out := make([]evidence.Evidence, 0, len(envs))
+		for _, env := range envs {
+			e := ev
+			c.fromEnvelope(&e, img, env)
+			out = append(out, e)
+		}
+		return out
+	case !errors.Is(derr, dsse.ErrNotEnvelope) && bytes.Contains(data, []byte(`"payloadType"`)):
+		// Meant as a DSSE envelope, but broken: say what is wrong with it.
+		ev.Malformed = derr.Error()
+		return []evidence.Evidence{ev}
+	}
 	if _, serr := provenance.ParseStatement(data); serr == nil {
 		fromStatement(&ev, img, data)
 		return []evidence.Evidence{ev}
@@ -273,6 +311,38 @@ func (c *Collector) FromDocument(data []byte, img evidence.ImageRef, opts verify
 		ev.Kind, ev.SubjectMatch, ev.SBOM = evidence.KindSBOM, true, &doc.Summary
 		return []evidence.Evidence{ev}
 	}
-	ev.Malformed = "not a Sigstore bundle, in-toto statement or SBOM: " + err.Error()
+	ev.Malformed = "not a Sigstore bundle, DSSE envelope, in-toto statement or SBOM: " + err.Error()
 	return []evidence.Evidence{ev}
+}
+
+// fromEnvelope verifies a raw DSSE envelope — with the keys, or, when it carries a Fulcio
+// certificate, against the roots (which cannot prove when it was signed, so it is reported
+// with the signer it names but not as verified) — and fills ev from its statement.
+func (c *Collector) fromEnvelope(ev *evidence.Evidence, img evidence.ImageRef, env dsse.Envelope) {
+	ev.Signed = len(env.Signatures) > 0
+	var res verify.Result
+	if hasCert(env) {
+		roots := make([]root.TrustedMaterial, len(c.dsse.Roots))
+		for i, r := range c.dsse.Roots {
+			roots[i] = r.Material
+		}
+		res, _ = dsse.VerifyWithEmbeddedCert(env, roots)
+	} else {
+		res = dsse.VerifyWithKeys(env, c.dsse.Keys, dsse.AllowRawPayload(c.dsse.RawPayloadKeys...))
+	}
+	ev.Verification = res.Verification
+	if env.PayloadType != dsse.PayloadTypeInToto {
+		ev.Malformed = fmt.Sprintf("DSSE payload type %q is not an in-toto statement", env.PayloadType)
+		return
+	}
+	fromStatement(ev, img, env.Payload)
+}
+
+func hasCert(env dsse.Envelope) bool {
+	for _, s := range env.Signatures {
+		if s.Cert != "" {
+			return true
+		}
+	}
+	return false
 }

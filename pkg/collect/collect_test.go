@@ -102,7 +102,7 @@ func TestCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := collect.New(client, v).Collect(ctx, ref, verify.Options{})
+	set, err := collect.New(client, v, collect.EnvelopeTrust{}).Collect(ctx, ref, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestCollect(t *testing.T) {
 	if err := elsewhere.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	set, err = collect.New(client, v).Collect(ctx, ref, verify.Options{Identities: []verify.IdentityPolicy{elsewhere}})
+	set, err = collect.New(client, v, collect.EnvelopeTrust{}).Collect(ctx, ref, verify.Options{Identities: []verify.IdentityPolicy{elsewhere}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestCollectRegistryDown(t *testing.T) {
 	ss, _ := demo.NewSigstore()
 	v, _ := verify.New([]verify.NamedRoot{{Name: "test", Material: ss.TrustedRoot()}}, nil)
 	ref := evidence.ImageRef{Repository: "127.0.0.1:1/acme/app", Digest: "sha256:ab00000000000000000000000000000000000000000000000000000000000000"}
-	if _, err := collect.New(client, v).Collect(context.Background(), ref, verify.Options{}); err == nil {
+	if _, err := collect.New(client, v, collect.EnvelopeTrust{}).Collect(context.Background(), ref, verify.Options{}); err == nil {
 		t.Error("collecting from an unreachable registry succeeded; it must fail so the message is retried")
 	}
 }

@@ -30,6 +30,15 @@ var (
 	ErrNotEnvelope = errors.New("not a raw DSSE envelope document")
 )
 
+// Media and payload types.
+const (
+	// MediaType is the OCI layer media type of a DSSE envelope (cosign's .att layers, in-toto
+	// attachments).
+	MediaType = "application/vnd.dsse.envelope.v1+json"
+	// PayloadTypeInToto is the payload type of an in-toto statement.
+	PayloadTypeInToto = "application/vnd.in-toto+json"
+)
+
 // Envelope is a DSSE envelope with its payload and signatures decoded.
 type Envelope struct {
 	PayloadType string

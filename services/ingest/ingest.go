@@ -17,12 +17,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aspmhq/aspm/pkg/bus"
+	"github.com/aspmhq/aspm/pkg/collect"
 	"github.com/aspmhq/aspm/pkg/event"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/ops"
 	"github.com/aspmhq/aspm/pkg/verify"
-	"github.com/aspmhq/aspm/pkg/collect"
 )
 
 // Config configures the ingest service.
@@ -37,6 +37,9 @@ type Config struct {
 	TrustConfig string
 	// TrustedKeys maps key names (which policies refer to) to PEM public key paths.
 	TrustedKeys map[string]string
+	// RawPayloadKeys names the trusted keys allowed to sign a DSSE envelope's raw payload
+	// instead of its PAE encoding, as Google Cloud Build's regional keys do.
+	RawPayloadKeys []string
 	// Registry configures registry access.
 	Registry oci.Config
 	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
@@ -122,7 +125,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver), trust: trust, registry: prometheus.NewRegistry()}
+	env := collect.EnvelopeTrust{Keys: keys, RawPayloadKeys: cfg.RawPayloadKeys, Roots: roots}
+	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver, env), trust: trust, registry: prometheus.NewRegistry()}
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",

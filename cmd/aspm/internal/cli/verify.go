@@ -27,6 +27,7 @@ import (
 type verifyFlags struct {
 	bundle, digest, artifact string
 	roots, keys, insecure    svcmain.List
+	rawPayloadKeys           svcmain.List
 	identity, issuer         string
 	policies, env, output    string
 	minLevel                 int
@@ -41,8 +42,10 @@ func newVerifyCmd() *cobra.Command {
 		Use:   "verify (--bundle FILE | IMAGE@DIGEST)",
 		Short: "Verify an artifact's provenance and SBOMs and score its SLSA level, offline",
 		Long: `verify checks the evidence for one artifact — a Sigstore bundle file (or a list of them,
-as JSON lines or npm's attestations response), or everything attached to IMAGE@DIGEST in its
-registry — with sigstore-go, then scores it with the Rego policies as the scorer would.
+as JSON lines or npm's attestations response), a raw DSSE envelope file (VSAs, Google Cloud
+Build provenance, older slsa-github-generator .intoto.jsonl), an in-toto statement or an
+SBOM, or everything attached to IMAGE@DIGEST in its registry — with sigstore-go, then scores
+it with the Rego policies as the scorer would.
 
 Keyless signatures are checked against the embedded Sigstore public-good trusted root unless
 --trusted-root is given (repeatable: public-good, staging, a private instance); key-signed ones
@@ -79,7 +82,8 @@ is not met or the evidence cannot be read; 2 when the command line is wrong.`,
 	fl.StringVar(&f.digest, "digest", "", "artifact digest ALG:HEX the evidence must be about")
 	fl.StringVar(&f.artifact, "artifact", "", "artifact file the evidence must be about (its sha256 is used)")
 	fl.Var(&f.roots, "trusted-root", "Sigstore trusted_root.json, [NAME=]PATH (repeatable; default: embedded public-good)")
-	fl.Var(&f.keys, "key", "PEM public key for key-signed bundles, [NAME=]PATH (repeatable)")
+	fl.Var(&f.keys, "key", "PEM public key for key-signed bundles and envelopes, [NAME=]PATH (repeatable)")
+	fl.Var(&f.rawPayloadKeys, "raw-payload-key", "key NAME allowed to sign a DSSE raw payload, as Cloud Build's regional keys do (repeatable)")
 	fl.StringVar(&f.identity, "identity", "", "regular expression the signer's certificate identity (SAN) must match")
 	fl.StringVar(&f.issuer, "issuer", "", "OIDC issuer the signer's certificate must name (with --identity)")
 	fl.StringVar(&f.policies, "policies", "", "policy directory or OPA bundle (default: built-in policies)")
@@ -122,15 +126,15 @@ func (f *verifyFlags) check(image string) error {
 	return nil
 }
 
-// verifier builds the verifier and options from the trust flags.
-func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, verify.Options, error) {
+// verifier builds the verifiers and options from the trust flags.
+func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, collect.EnvelopeTrust, verify.Options, error) {
 	var opts verify.Options
 	var roots []verify.NamedRoot
 	for _, spec := range f.roots {
 		name, path := verify.ParseRootSpec(spec)
 		tr, err := verify.LoadTrustedRoot(path)
 		if err != nil {
-			return nil, opts, usagef("--trusted-root: %v", err)
+			return nil, collect.EnvelopeTrust{}, opts, usagef("--trusted-root: %v", err)
 		}
 		roots = append(roots, verify.NamedRoot{Name: name, Material: tr})
 	}
@@ -140,7 +144,7 @@ func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, verify.Op
 			tr, err = verify.FetchTrustedRoot(ctx, f.tufURL, "")
 		}
 		if err != nil {
-			return nil, opts, err
+			return nil, collect.EnvelopeTrust{}, opts, err
 		}
 		roots = append(roots, verify.NamedRoot{Name: verify.PublicGoodName, Material: tr})
 	}
@@ -149,26 +153,26 @@ func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, verify.Op
 		name, path := verify.ParseRootSpec(spec)
 		k, err := verify.LoadTrustedKey(name, path)
 		if err != nil {
-			return nil, opts, usagef("--key: %v", err)
+			return nil, collect.EnvelopeTrust{}, opts, usagef("--key: %v", err)
 		}
 		keys = append(keys, k)
 	}
 	if f.identity != "" {
 		p := verify.IdentityPolicy{Issuer: f.issuer, SANRegex: f.identity}
 		if err := p.Validate(); err != nil {
-			return nil, opts, usagef("--identity: %v", err)
+			return nil, collect.EnvelopeTrust{}, opts, usagef("--identity: %v", err)
 		}
 		opts.Identities = []verify.IdentityPolicy{p}
 	}
 	v, err := verify.New(roots, keys)
-	return v, opts, err
+	return v, collect.EnvelopeTrust{Keys: keys, RawPayloadKeys: f.rawPayloadKeys, Roots: roots}, opts, err
 }
 
 func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f verifyFlags) error {
 	if err := f.check(image); err != nil {
 		return err
 	}
-	v, opts, err := f.verifier(ctx)
+	v, env, opts, err := f.verifier(ctx)
 	if err != nil {
 		return err
 	}
@@ -183,7 +187,7 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 	if err != nil {
 		return err
 	}
-	c := collect.New(reg, v)
+	c := collect.New(reg, v, env)
 
 	var (
 		art verdict.Artifact

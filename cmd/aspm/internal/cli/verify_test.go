@@ -130,6 +130,28 @@ func TestVerifyFormats(t *testing.T) {
 	if len(v.Evidence) != 2 || !v.Evidence[0].Verified || !v.Evidence[1].Verified || v.Evidence[1].Signer.Identity != "npm" {
 		t.Errorf("npm attestations: %+v", v)
 	}
+	// A raw DSSE envelope: Google's VSA, key-signed in IEEE P1363 form.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, "slsa-verifier/vsa/gke-gce-pre.bcid-vsa.jsonl"),
+		"--key", "google-vsa="+testcorpus.Path(t, "slsa-verifier/vsa/vsa_signing_public_key.pem"))
+	if len(v.Evidence) != 1 || v.Evidence[0].Kind != "vsa" || !v.Evidence[0].Verified {
+		t.Errorf("VSA: %+v", v)
+	}
+	// Cloud Build provenance signed over the raw payload: only when the key is allowed to.
+	gcb := testcorpus.Path(t, "slsa-verifier/gcb/v0.3/gcloud-container-github.json")
+	key := "gcb-us-west2=" + testcorpus.Path(t, "slsa-verifier/gcb/keys/us-west2.key")
+	v = verifyJSON(t, cli.ExitOK, "--bundle", gcb, "--key", key)
+	if v.Evidence[0].Verified || !strings.Contains(v.Evidence[0].Error, "raw payload") {
+		t.Errorf("GCB without --raw-payload-key: %+v", v.Evidence[0])
+	}
+	v = verifyJSON(t, cli.ExitOK, "--bundle", gcb, "--key", key, "--raw-payload-key", "gcb-us-west2")
+	if !v.Evidence[0].Verified || v.Evidence[0].BuilderID != "https://cloudbuild.googleapis.com/GoogleHostedWorker@v0.3" || v.SLSALevel != 3 {
+		t.Errorf("GCB: level %d, %+v", v.SLSALevel, v.Evidence[0])
+	}
+	// An older slsa-github-generator envelope with its certificate: signer shown, not verified.
+	v = verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, "slsa-verifier/gha_go/v1.2.2/binary-linux-amd64-push-v13.0.30.intoto.jsonl"))
+	if v.Evidence[0].Verified || v.Evidence[0].Signer == nil || !strings.Contains(v.Evidence[0].Error, "offline") || v.SLSALevel != 1 {
+		t.Errorf("raw DSSE with certificate: level %d, %+v", v.SLSALevel, v.Evidence[0])
+	}
 	// A bare SBOM counts its components.
 	v = verifyJSON(t, cli.ExitOK, "--bundle", testcorpus.Path(t, "sbom/cyclonedx/guac-alpine.syft.cdx-1.4.json"))
 	if len(v.Evidence) != 1 || v.Evidence[0].Kind != "sbom" || v.Evidence[0].Format != "cyclonedx" || v.Evidence[0].Components == nil || *v.Evidence[0].Components == 0 {

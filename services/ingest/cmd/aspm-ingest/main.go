@@ -14,7 +14,7 @@ import (
 
 func main() {
 	var cfg ingest.Config
-	var roots, keys, insecure svcmain.List
+	var roots, keys, insecure, raw svcmain.List
 	fs := flag.NewFlagSet("aspm-ingest", flag.ExitOnError)
 	fs.StringVar(&cfg.Bus.URL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s)")
 	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
@@ -22,11 +22,12 @@ func main() {
 	fs.Var(&roots, "trusted-root", "Sigstore trusted_root.json, [NAME=]PATH (repeatable)")
 	fs.StringVar(&cfg.TrustConfig, "trust-config", "", "YAML file: the roots and signer identities each org trusts")
 	fs.Var(&keys, "trusted-key", "NAME=PATH of a trusted PEM public key (repeatable)")
+	fs.Var(&raw, "raw-payload-key", "trusted key NAME allowed to sign DSSE raw payloads, as Cloud Build's do (repeatable)")
 	fs.Var(&insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
 	fs.Int64Var(&cfg.Registry.MaxBlobSize, "max-blob-size", 32<<20, "largest blob read, in bytes")
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
 		var err error
-		cfg.TrustedRoots, cfg.Registry.Insecure = roots, insecure
+		cfg.TrustedRoots, cfg.Registry.Insecure, cfg.RawPayloadKeys = roots, insecure, raw
 		if cfg.TrustedKeys, err = svcmain.NamedPaths(keys); err != nil {
 			return svcmain.Usage(err)
 		}
