@@ -7,7 +7,7 @@ MODULES  := pkg policies services/ingest services/scorer services/api cmd/aspm
 DATA_DIR ?= .data/demo
 LISTEN   ?= 127.0.0.1:8080
 
-.PHONY: demo test build vet fmt tidy policy-test clickhouse-start clickhouse-stop clean
+.PHONY: demo test build vet fmt tidy policy-test bench fuzz clickhouse-start clickhouse-stop clean
 
 ## demo: run the whole pipeline in one process with signed demo artifacts (Ctrl-C to stop)
 demo:
@@ -34,6 +34,18 @@ fmt:
 
 tidy:
 	@for m in $(MODULES); do (cd $$m && GOWORK=off GOFLAGS=-mod=mod go mod tidy) || exit 1; done
+
+## bench: the performance benchmarks (verification against sigstore-go's own Verify, parsing, policy)
+bench:
+	cd pkg && go test -run XXX -bench . -benchmem ./verify/ ./sbom/ ./policy/
+
+FUZZTIME ?= 60s
+## fuzz: run every fuzz target for FUZZTIME each (make test runs their seed corpora)
+fuzz:
+	@set -e; cd pkg; for t in \
+		./event:FuzzDecode ./sbom:FuzzParse ./dsse:FuzzParse ./verify:FuzzParseBundles \
+		./provenance:FuzzParseStatement ./provenance:FuzzProvenance ./provenance:FuzzPredicate; do \
+		echo "== $$t"; go test -run XXX -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$${t%%:*}"; done
 
 policy-test:
 	go run ./cmd/aspm policy test policies/
