@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,17 +196,70 @@ func TestDeploymentsKV(t *testing.T) {
 	}
 }
 
-func TestPublishRefusesOversizedMessage(t *testing.T) {
+func TestPublishEvidenceClaimCheck(t *testing.T) {
 	_, b := bustest.Connect(t)
-	a := evidence.ArtifactEvidence{Image: img, CollectedAt: time.Unix(1, 0)}
-	big := make([]byte, 2<<20)
-	for i := range big {
-		big[i] = 'x'
-	}
-	a.Errors = []string{string(big)}
-	err := b.Publish(context.Background(), event.SubjectEvidenceCollected, event.NewEvidenceCollected("t", a))
-	if err == nil {
+	ctx := context.Background()
+	big := strings.Repeat("x", 2<<20)
+	a := evidence.ArtifactEvidence{Image: img, CollectedAt: time.Unix(1, 0).UTC(), Errors: []string{big}, Evidence: []evidence.Evidence{}}
+	m := event.NewEvidenceCollected("t", a)
+	if err := b.Publish(ctx, event.SubjectEvidenceCollected, m); err == nil {
 		t.Fatal("a 2 MiB message was published past the 1 MiB server limit")
+	}
+	if err := b.PublishEvidence(ctx, m); err != nil {
+		t.Fatalf("PublishEvidence: %v", err)
+	}
+	st, err := b.JetStream().Stream(ctx, bus.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.GetLastMsgForSubject(ctx, event.SubjectEvidenceCollected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Data) > bus.MaxEventSize {
+		t.Errorf("message of %d bytes", len(raw.Data))
+	}
+	var got event.EvidenceCollected
+	if err := event.Decode(raw.Data, event.SchemaEvidenceCollected, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ArtifactRef == "" || len(got.Artifact.Errors) != 0 {
+		t.Fatalf("message carries %q and %d errors", got.ArtifactRef, len(got.Artifact.Errors))
+	}
+	if err := b.LoadEvidence(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Artifact.Errors) != 1 || got.Artifact.Errors[0] != big {
+		t.Error("the evidence set did not come back intact")
+	}
+	// A small one travels in the message.
+	small := event.NewEvidenceCollected("u", evidence.ArtifactEvidence{Image: img, CollectedAt: time.Unix(2, 0).UTC(), Evidence: []evidence.Evidence{}})
+	if err := b.PublishEvidence(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = st.GetLastMsgForSubject(ctx, event.SubjectEvidenceCollected)
+	if strings.Contains(string(raw.Data), "artifact_ref") {
+		t.Error("a small evidence set was claim-checked")
+	}
+	// A reference to a document that is gone is a poison message.
+	got.ArtifactRef = "evidence/nope"
+	if err := b.LoadEvidence(ctx, &got); !errors.Is(err, bus.ErrPoison) {
+		t.Errorf("missing document: err = %v, want ErrPoison", err)
+	}
+}
+
+func TestDocuments(t *testing.T) {
+	_, b := bustest.Connect(t)
+	ctx := context.Background()
+	d := evidence.Digest("sha256:ab00000000000000000000000000000000000000000000000000000000000000")
+	for range 2 { // idempotent
+		if err := b.PutDocument(ctx, d, []byte("sbom")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.GetDocument(ctx, string(d))
+	if err != nil || string(got) != "sbom" {
+		t.Errorf("GetDocument = %q, %v", got, err)
 	}
 }
 

@@ -48,7 +48,7 @@ func TestCollect(t *testing.T) {
 	srv := httptest.NewServer(oci.NewRegistryHandler())
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	client, err := oci.New(oci.Config{MaxBlobSize: 64 << 10})
+	client, err := oci.New(oci.Config{MaxBlobSize: 64 << 10, Insecure: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestCollect(t *testing.T) {
 }
 
 func TestCollectRegistryDown(t *testing.T) {
-	client, err := oci.New(oci.Config{Timeout: 2e9})
+	client, err := oci.New(oci.Config{Timeout: 2e9, Retries: -1, Insecure: []string{"127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

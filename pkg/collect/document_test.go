@@ -1,6 +1,7 @@
 package collect_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestFromDocument(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			evs := c.FromDocument(testcorpus.Read(t, tc.file), evidence.ImageRef{Digest: tc.digest}, verify.Options{})
+			evs := c.FromDocument(context.Background(), testcorpus.Read(t, tc.file), evidence.ImageRef{Digest: tc.digest}, verify.Options{})
 			if len(evs) != tc.n {
 				t.Fatalf("%d evidence, want %d: %+v", len(evs), tc.n, evs)
 			}
@@ -101,7 +102,7 @@ func TestFromDocument(t *testing.T) {
 func TestFromDocumentIsNeverEmpty(t *testing.T) {
 	c := documentCollector(t)
 	for _, in := range []string{"", "null", "[1,2]", "{}", `{"payloadType":"x"}`, "\xff\xfe"} {
-		evs := c.FromDocument([]byte(in), evidence.ImageRef{}, verify.Options{})
+		evs := c.FromDocument(context.Background(), []byte(in), evidence.ImageRef{}, verify.Options{})
 		if len(evs) == 0 || evs[0].Malformed == "" {
 			t.Errorf("%q: %+v; want one malformed evidence", in, evs)
 		}

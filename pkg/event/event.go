@@ -73,6 +73,9 @@ type EvidenceCollected struct {
 	Header
 	Trigger  string                    `json:"trigger"`
 	Artifact evidence.ArtifactEvidence `json:"artifact"`
+	// ArtifactRef, when set, names the object-store document holding the full evidence set,
+	// which was too large for a message; Artifact then carries only the image and time.
+	ArtifactRef string `json:"artifact_ref,omitempty"`
 }
 
 // ScoreComputed announces a score.

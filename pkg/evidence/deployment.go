@@ -18,7 +18,13 @@ type Deployment struct {
 	Org         string    `json:"org"`
 	Team        string    `json:"team,omitempty"`
 	ObservedAt  time.Time `json:"observed_at"`
+	// EndedAt, when set, says the artifact stopped running there at that time (the workload
+	// was removed or now runs another digest); coverage counts only deployments not ended.
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
+
+// Ended reports whether the deployment has ended.
+func (d Deployment) Ended() bool { return d.EndedAt != nil }
 
 var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
 
@@ -27,6 +33,9 @@ var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
 func (d Deployment) Validate() error {
 	if err := d.Image.Validate(); err != nil {
 		return err
+	}
+	if d.EndedAt != nil && d.EndedAt.Before(d.ObservedAt) {
+		return invalidf("deployment: ended_at %s is before observed_at %s", d.EndedAt.Format(time.RFC3339), d.ObservedAt.Format(time.RFC3339))
 	}
 	for _, f := range []struct {
 		name, value string

@@ -45,6 +45,16 @@ type Config struct {
 	Transport http.RoundTripper
 	// Keychain resolves credentials; default the Docker config file and credential helpers.
 	Keychain authn.Keychain
+	// MaxConcurrency bounds concurrent requests to one registry host; default 8.
+	MaxConcurrency int
+	// RateLimit bounds requests per second to one registry host; default 100, negative for none.
+	RateLimit float64
+	// Retries is how many times a request failing with 429, 5xx or a timeout is retried, with
+	// exponential back-off from RetryDelay; default 3 and 500ms; negative for none.
+	Retries    int
+	RetryDelay time.Duration
+	// MaxReferrerPages bounds the pages of a paginated referrers answer; default 20.
+	MaxReferrerPages int
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -64,12 +74,36 @@ func (c *Config) Validate() error {
 	if c.Keychain == nil {
 		c.Keychain = authn.DefaultKeychain
 	}
+	if c.MaxConcurrency == 0 {
+		c.MaxConcurrency = 8
+	}
+	if c.MaxConcurrency < 0 {
+		return fmt.Errorf("oci: max concurrency %d: must be positive", c.MaxConcurrency)
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 100
+	}
+	if c.Retries == 0 {
+		c.Retries = 3
+	}
+	if c.RetryDelay == 0 {
+		c.RetryDelay = 500 * time.Millisecond
+	}
+	if c.MaxReferrerPages == 0 {
+		c.MaxReferrerPages = 20
+	}
 	return nil
 }
 
 // Client talks to registries. It is safe for concurrent use.
 type Client struct {
-	cfg Config
+	cfg       Config
+	transport http.RoundTripper
+	base      []remote.Option
+	// puller and pusher keep each repository's authenticated transport (and bearer token)
+	// across calls, instead of pinging and authenticating again for every request.
+	puller *remote.Puller
+	pusher *remote.Pusher
 }
 
 // New returns a Client.
@@ -77,15 +111,24 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg}, nil
+	c := &Client{cfg: cfg, transport: newGuard(cfg)}
+	c.base = []remote.Option{
+		remote.WithAuthFromKeychain(c.cfg.Keychain),
+		remote.WithTransport(c.transport),
+		remote.WithRetryBackoff(remote.Backoff{Duration: c.cfg.RetryDelay, Factor: 2, Jitter: 0.1, Steps: max(1, c.cfg.Retries+1)}),
+	}
+	var err error
+	if c.puller, err = remote.NewPuller(c.base...); err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
+	}
+	if c.pusher, err = remote.NewPusher(c.base...); err != nil {
+		return nil, fmt.Errorf("oci: %w", err)
+	}
+	return c, nil
 }
 
 func (c *Client) options(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(c.cfg.Keychain),
-		remote.WithTransport(c.cfg.Transport),
-	}
+	return append([]remote.Option{remote.WithContext(ctx), remote.Reuse(c.puller), remote.Reuse(c.pusher)}, c.base...)
 }
 
 func (c *Client) nameOpts(repo string) []name.Option {
@@ -112,43 +155,61 @@ type Layer struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// Where attachments are found.
+const (
+	// SourceReferrers is the OCI 1.1 referrers API.
+	SourceReferrers = "oci-referrers"
+	// SourceReferrersTag is the referrers tag schema (an index tagged sha256-<hex>), which
+	// registries without the referrers API hold.
+	SourceReferrersTag = "oci-referrers-tag"
+	// SourceCosignTag is cosign's legacy tags sha256-<hex>.sig, .att and .sbom.
+	SourceCosignTag = "cosign-tag"
+)
+
 // Attachment is a manifest that refers to an artifact: a signature, attestation or SBOM.
 type Attachment struct {
 	// Digest is the attachment manifest's digest.
 	Digest evidence.Digest
-	// ArtifactType is the manifest's artifactType, or its config media type when unset.
+	// Target is the manifest the attachment is attached to: the artifact, or one of its
+	// platform manifests when the artifact is an index.
+	Target evidence.Digest
+	// Source says where it was found (SourceReferrers, SourceReferrersTag, SourceCosignTag).
+	Source string
+	// ArtifactType is the manifest's artifactType, or its config media type when unset; for
+	// cosign tags, the tag's suffix ("sig", "att", "sbom").
 	ArtifactType string
 	Annotations  map[string]string
 	Layers       []Layer
 }
 
-// Referrers lists the manifests whose subject is img, through the referrers API or, when the
-// registry lacks it, the referrers tag schema. Each attachment's manifest is fetched, so its
-// artifact type and layers are known even when the registry's index omits them.
-func (c *Client) Referrers(ctx context.Context, img evidence.ImageRef) ([]Attachment, error) {
+// Referrers lists the manifests whose subject is img, of artifactType when it is not empty,
+// through the referrers API (following its pagination) and the referrers tag schema (which
+// registries without the API hold). Each attachment's manifest is fetched, so its artifact type and layers
+// are known even when the registry's index omits them.
+func (c *Client) Referrers(ctx context.Context, img evidence.ImageRef, artifactType string) ([]Attachment, error) {
 	repo, err := c.repository(img.Repository)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	idx, err := remote.Referrers(repo.Digest(img.Digest.String()), c.options(ctx)...)
+	descs, err := c.referrerDescriptors(ctx, repo, img.Digest, artifactType)
 	if err != nil {
 		return nil, fmt.Errorf("listing referrers of %s: %w", img, err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading referrers index of %s: %w", img, err)
-	}
 	var out []Attachment
-	for _, desc := range im.Manifests {
+	for _, desc := range descs {
 		if desc.Size > MaxManifestSize {
 			return out, fmt.Errorf("referrer %s of %s: %d bytes: %w", desc.Digest, img, desc.Size, ErrTooLarge)
 		}
-		a, err := c.attachment(ctx, repo, desc)
+		a, err := c.attachment(ctx, repo, desc.Descriptor)
 		if err != nil {
 			return out, err
 		}
+		if artifactType != "" && a.ArtifactType != artifactType {
+			continue
+		}
+		a.Target, a.Source = img.Digest, desc.source
 		out = append(out, a)
 	}
 	return out, nil

@@ -24,7 +24,7 @@ func startRegistry(t *testing.T) string {
 func TestAttachAndReferrers(t *testing.T) {
 	ctx := context.Background()
 	host := startRegistry(t)
-	c, err := oci.New(oci.Config{MaxBlobSize: 1024})
+	c, err := oci.New(oci.Config{MaxBlobSize: 1024, Insecure: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestAttachAndReferrers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	atts, err := c.Referrers(ctx, ref)
+	atts, err := c.Referrers(ctx, ref, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,18 +95,18 @@ func TestAttachAndReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if atts, err := c.Referrers(ctx, ref2); err != nil || len(atts) != 0 {
+	if atts, err := c.Referrers(ctx, ref2, ""); err != nil || len(atts) != 0 {
 		t.Errorf("referrers of a bare image = %v, %v", atts, err)
 	}
 }
 
 func TestReferrersOfUnreachableRegistry(t *testing.T) {
-	c, err := oci.New(oci.Config{Timeout: 2e9})
+	c, err := oci.New(oci.Config{Timeout: 2e9, Retries: -1, Insecure: []string{"127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := evidence.ImageRef{Repository: "127.0.0.1:1/acme/app", Digest: "sha256:ab00000000000000000000000000000000000000000000000000000000000000"}
-	if _, err := c.Referrers(context.Background(), ref); err == nil {
+	if _, err := c.Referrers(context.Background(), ref, ""); err == nil {
 		t.Error("no error from a registry that does not answer")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -95,4 +96,51 @@ func mustDigest(l v1.Layer) v1.Hash {
 		panic(err)
 	}
 	return h
+}
+
+// PushManifest writes the blobs (layers and config) and then the manifest m to repo, tagged
+// with tag when tag is not empty, and returns the manifest's digest. It is how attachments in
+// layouts other than OCI 1.1 referrers (cosign's sha256-<hex>.sig/.att/.sbom tags, the
+// referrers tag schema) are written.
+func (c *Client) PushManifest(ctx context.Context, repo, tag string, m v1.Manifest, blobs map[evidence.Digest]Blob) (evidence.Digest, error) {
+	r, err := c.repository(repo)
+	if err != nil {
+		return "", err
+	}
+	for d, b := range blobs {
+		l := static.NewLayer(b.Data, types.MediaType(b.MediaType))
+		if got := mustDigest(l); got.String() != string(d) {
+			return "", fmt.Errorf("pushing blob %s: content has digest %s", d, got)
+		}
+		if err := remote.WriteLayer(r, l, c.options(ctx)...); err != nil {
+			return "", fmt.Errorf("pushing blob %s: %w", d, err)
+		}
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encoding manifest: %w", err)
+	}
+	mt := m.MediaType
+	if mt == "" {
+		mt = types.OCIManifestSchema1
+	}
+	d := evidence.Digest("sha256:" + sha256Hex(raw))
+	var ref = r.Digest(d.String()).String()
+	if tag != "" {
+		ref = r.Tag(tag).String()
+	}
+	nref, err := name.ParseReference(ref, c.nameOpts(repo)...)
+	if err != nil {
+		return "", fmt.Errorf("parsing reference %s: %w", ref, err)
+	}
+	if err := remote.Put(nref, rawManifest{b: raw, mt: mt}, c.options(ctx)...); err != nil {
+		return "", fmt.Errorf("pushing manifest %s: %w", ref, err)
+	}
+	return d, nil
+}
+
+// Blob is content to push with its media type.
+type Blob struct {
+	MediaType string
+	Data      []byte
 }

@@ -33,8 +33,8 @@ var (
 )
 
 // Validate reports whether ev and everything in it is valid, whether the deployments and scores
-// are about ev's artifact, and whether every time in it is set and within 1970–2105. The error
-// wraps evidence.ErrInvalid.
+// are about ev's artifact, and whether every time in it is set and within 1970–2105 (a
+// deployment's end after the very start of 1970). The error wraps evidence.ErrInvalid.
 func (ev Evaluation) Validate() error {
 	if err := ev.Evidence.Validate(); err != nil {
 		return err
@@ -58,6 +58,15 @@ func (ev Evaluation) Validate() error {
 		}
 		if err := check("deployment observed_at", dep.ObservedAt); err != nil {
 			return err
+		}
+		if dep.EndedAt != nil {
+			if err := check("deployment ended_at", *dep.EndedAt); err != nil {
+				return err
+			}
+			// A store may keep "not ended" as the epoch itself (ClickHouse does).
+			if dep.EndedAt.Equal(minTime) {
+				return fmt.Errorf("%w: deployment ended_at %s: want a time after the start of 1970", evidence.ErrInvalid, dep.EndedAt.Format(time.RFC3339))
+			}
 		}
 	}
 	for _, s := range ev.Scores {
@@ -89,7 +98,8 @@ type CoverageQuery struct {
 	Environment string
 }
 
-// Coverage counts deployed artifacts (distinct digests with a deployment matching the query).
+// Coverage counts deployed artifacts: distinct digests with a deployment matching the query that
+// has not ended (the latest observation of its key has no EndedAt).
 type Coverage struct {
 	Total int `json:"total"`
 	// ByLevel counts artifacts by their highest current level in the matching environments;
@@ -102,7 +112,8 @@ type Coverage struct {
 }
 
 // ArtifactDetail is one artifact with its latest evidence set, its current score in each
-// environment it is deployed to, and its deployments.
+// environment it is deployed to, and its deployments: the latest observation of each, ended
+// ones included (with EndedAt set), so that history shows where it ran.
 type ArtifactDetail struct {
 	Image       evidence.ImageRef     `json:"image"`
 	CollectedAt time.Time             `json:"collected_at"`
@@ -114,7 +125,7 @@ type ArtifactDetail struct {
 
 // Reader answers the api's questions.
 type Reader interface {
-	// Coverage counts deployed artifacts matching q.
+	// Coverage counts deployed artifacts matching q; ended deployments do not count.
 	Coverage(ctx context.Context, q CoverageQuery) (Coverage, error)
 	// Artifact returns the artifact with digest d, or an error wrapping ErrNotFound.
 	Artifact(ctx context.Context, d evidence.Digest) (ArtifactDetail, error)

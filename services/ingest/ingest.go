@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 type Service struct {
 	cfg       Config
 	log       *slog.Logger
+	reg       *oci.Client
+	ver       *verify.Verifier
+	env       collect.EnvelopeTrust
 	collector *collect.Collector
 	trust     *verify.TrustConfig
 	bus       *bus.Bus
@@ -126,7 +129,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	env := collect.EnvelopeTrust{Keys: keys, RawPayloadKeys: cfg.RawPayloadKeys, Roots: roots}
-	s := &Service{cfg: cfg, log: log, collector: collect.New(reg, ver, env), trust: trust, registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, log: log, reg: reg, ver: ver, env: env, trust: trust, registry: prometheus.NewRegistry()}
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",
@@ -166,6 +169,8 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
+	// SBOMs go to the object store; evidence events carry their references.
+	s.collector = collect.New(s.reg, s.ver, s.env, collect.WithDocuments(b))
 	g, ctx := errgroup.WithContext(ctx)
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
@@ -230,7 +235,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		return err
 	}
 	out := event.NewEvidenceCollected(trigger, set)
-	if err := s.bus.Publish(ctx, event.SubjectEvidenceCollected, out); err != nil {
+	if err := s.bus.PublishEvidence(ctx, out); err != nil {
 		return err
 	}
 	s.log.Info("evidence collected", "image", img.String(), "documents", len(set.Evidence),

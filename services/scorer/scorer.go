@@ -146,6 +146,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err := event.Decode(msg.Data(), event.SchemaEvidenceCollected, &m); err != nil {
 		return err
 	}
+	if err := s.bus.LoadEvidence(ctx, &m); err != nil {
+		return err
+	}
 	deps, err := s.bus.Deployments(ctx, m.Artifact.Image.Digest)
 	if err != nil {
 		return err

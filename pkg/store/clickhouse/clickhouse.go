@@ -184,7 +184,8 @@ ORDER BY version`
 
 // migrate applies the migrations the database lacks and records each in schema_migrations.
 // ClickHouse has no transactions or locks, so two processes may apply the same migration at
-// once; each statement is idempotent (IF NOT EXISTS) and the duplicate record collapses.
+// once; each statement is idempotent (IF NOT EXISTS, or a column added by execMigration) and the
+// duplicate record collapses.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations()
 	if err != nil {
@@ -202,7 +203,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			continue
 		}
 		for i, stmt := range m.statements {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
+			if err := s.execMigration(ctx, stmt); err != nil {
 				return fmt.Errorf("applying migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
 			}
 		}
@@ -213,6 +214,56 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// addColumn matches "ALTER TABLE t ADD COLUMN c ...", capturing t and c; anyAddColumn finds
+// every ADD COLUMN of a statement.
+var (
+	addColumn    = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s`)
+	anyAddColumn = regexp.MustCompile(`(?i)\bADD\s+COLUMN\b`)
+)
+
+// addsColumn returns the table and the column of a statement that adds exactly one column to a
+// table of the current database; ok is false for any other statement.
+func addsColumn(stmt string) (table, column string, ok bool) {
+	m := addColumn.FindStringSubmatch(stmt)
+	if m == nil || len(anyAddColumn.FindAllStringIndex(stmt, -1)) != 1 {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}
+
+// execMigration runs one statement of a migration. ClickHouse 18.16 has no ADD COLUMN IF NOT
+// EXISTS, so a statement adding one column is made idempotent here: it is skipped when the column
+// exists, and its failure is ignored when the column exists afterwards (another process, starting
+// at the same time, added it first; ClickHouse runs the two ALTERs one after the other). Every
+// other statement must be idempotent itself.
+func (s *Store) execMigration(ctx context.Context, stmt string) error {
+	table, column, ok := addsColumn(stmt)
+	if !ok {
+		return s.conn.Exec(ctx, stmt)
+	}
+	if exists, err := s.hasColumn(ctx, table, column); err != nil || exists {
+		return err
+	}
+	err := s.conn.Exec(ctx, stmt)
+	if err == nil {
+		return nil
+	}
+	if exists, cerr := s.hasColumn(ctx, table, column); cerr == nil && exists {
+		return nil
+	}
+	return err
+}
+
+// hasColumn reports whether table, in the current database, has column.
+func (s *Store) hasColumn(ctx context.Context, table, column string) (bool, error) {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.columns
+		WHERE database = currentDatabase() AND table = ? AND name = ?`, table, column).Scan(&n); err != nil {
+		return false, fmt.Errorf("looking for column %s.%s: %w", table, column, err)
+	}
+	return n > 0, nil
 }
 
 // appliedMigrations returns the versions recorded in schema_migrations.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -145,7 +146,8 @@ func TestSplitStatements(t *testing.T) {
 }
 
 // TestMigrationsAreIdempotent checks what concurrent starts rely on: every statement of every
-// migration can run twice.
+// migration can run twice, because it says IF [NOT] EXISTS or adds one column (ClickHouse 18.16
+// has no ADD COLUMN IF NOT EXISTS: the runner skips a column that exists).
 func TestMigrationsAreIdempotent(t *testing.T) {
 	stmts, err := clickhouse.MigrationStatements()
 	if err != nil {
@@ -155,9 +157,133 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		t.Fatal("no migration statements embedded")
 	}
 	for _, stmt := range stmts {
-		if !strings.Contains(stmt, "IF NOT EXISTS") && !strings.Contains(stmt, "IF EXISTS") {
-			t.Errorf("statement without IF [NOT] EXISTS:\n%s", stmt)
+		_, _, addsColumn := clickhouse.AddsColumn(stmt)
+		if !addsColumn && !strings.Contains(stmt, "IF NOT EXISTS") && !strings.Contains(stmt, "IF EXISTS") {
+			t.Errorf("statement without IF [NOT] EXISTS that does not add one column:\n%s", stmt)
 		}
+	}
+	// On the real server: every statement, run again on a migrated database, succeeds.
+	s := clickhousetest.Open(t)
+	for _, stmt := range stmts {
+		if err := clickhouse.ExecMigration(t.Context(), s, stmt); err != nil {
+			t.Errorf("running again:\n%s\n: %v", stmt, err)
+		}
+	}
+}
+
+// TestConcurrentAddColumn adds one column from several stores at once, as replicas starting
+// together would: ClickHouse runs one ALTER and fails the others, which the runner accepts.
+func TestConcurrentAddColumn(t *testing.T) {
+	s := clickhousetest.Open(t)
+	if err := clickhouse.ExecMigration(t.Context(), s, "CREATE TABLE IF NOT EXISTS grows (k String) ENGINE = MergeTree ORDER BY k"); err != nil {
+		t.Fatalf("creating table: %v", err)
+	}
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = clickhouse.ExecMigration(t.Context(), s, "ALTER TABLE grows ADD COLUMN v UInt64 DEFAULT 0")
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("ALTER %d: %v", i+1, err)
+		}
+	}
+}
+
+func TestAddsColumn(t *testing.T) {
+	tests := []struct {
+		stmt          string
+		table, column string
+		ok            bool
+	}{
+		{"ALTER TABLE deployments ADD COLUMN ended_ns UInt64 DEFAULT 0", "deployments", "ended_ns", true},
+		{"alter table d\n    add column\tx DateTime", "d", "x", true},
+		{"ALTER TABLE d ADD COLUMN IF NOT EXISTS x UInt8", "d", "x", true},
+		{"ALTER TABLE d ADD COLUMN x UInt8, ADD COLUMN y UInt8", "", "", false},
+		{"ALTER TABLE db.d ADD COLUMN x UInt8", "", "", false},
+		{"ALTER TABLE d DROP COLUMN IF EXISTS x", "", "", false},
+		{"CREATE TABLE IF NOT EXISTS d (x UInt8) ENGINE = Memory", "", "", false},
+	}
+	for _, tt := range tests {
+		table, column, ok := clickhouse.AddsColumn(tt.stmt)
+		if table != tt.table || column != tt.column || ok != tt.ok {
+			t.Errorf("AddsColumn(%q) = %q, %q, %v; want %q, %q, %v", tt.stmt, table, column, ok, tt.table, tt.column, tt.ok)
+		}
+	}
+}
+
+// TestUpgradeKeepsDeploymentsRunning opens a database that has the first migration only, with
+// a deployment written then: after the upgrade it reads as running and counts in coverage.
+func TestUpgradeKeepsDeploymentsRunning(t *testing.T) {
+	cfg := clickhousetest.Config(t)
+	conn, err := chgo.Open(&chgo.Options{Addr: cfg.Addr})
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(t.Context(), "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+		t.Fatalf("creating database: %v", err)
+	}
+	stmts, err := clickhouse.MigrationStatementsUpTo(1)
+	if err != nil {
+		t.Fatalf("MigrationStatementsUpTo(1): %v", err)
+	}
+	ctx := t.Context()
+	old, err := chgo.Open(&chgo.Options{Addr: cfg.Addr, Auth: chgo.Auth{Database: cfg.Database}})
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", cfg.Database, err)
+	}
+	defer old.Close()
+	for _, stmt := range stmts {
+		if err := old.Exec(ctx, stmt); err != nil {
+			t.Fatalf("applying migration 1:\n%s\n: %v", stmt, err)
+		}
+	}
+	ev := testEvaluation(time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC))
+	dep := ev.Deployments[0]
+	at := dep.ObservedAt
+	version := uint64(at.UnixNano())
+	for _, q := range []struct {
+		query string
+		row   []any
+	}{
+		{"INSERT INTO artifacts (digest, repository, collected_at, errors, evidence_count, verified_provenance, version)",
+			[]any{string(dep.Image.Digest), dep.Image.Repository, at.Truncate(time.Second), []string{}, uint32(0), uint8(0), version}},
+		{"INSERT INTO deployments (digest, deployment_key, repository, org, team, environment, cluster, namespace, workload, first_seen, last_seen, version)",
+			[]any{string(dep.Image.Digest), dep.Key(), dep.Image.Repository, dep.Org, dep.Team, dep.Environment, dep.Cluster,
+				dep.Namespace, dep.Workload, at.Truncate(time.Second), at.Truncate(time.Second), version}},
+	} {
+		batch, err := old.PrepareBatch(ctx, q.query)
+		if err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+		if err := batch.Append(q.row...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+
+	s := mustOpen(t, cfg)
+	checkMigrations(t, s)
+	art, err := s.Artifact(t.Context(), dep.Image.Digest)
+	if err != nil {
+		t.Fatalf("Artifact: %v", err)
+	}
+	if diff := cmp.Diff([]evidence.Deployment{dep}, art.Deployments); diff != "" {
+		t.Errorf("Artifact deployments after the upgrade (-want +got):\n%s", diff)
+	}
+	cov, err := s.Coverage(t.Context(), store.CoverageQuery{})
+	if err != nil {
+		t.Fatalf("Coverage: %v", err)
+	}
+	if cov.Total != 1 {
+		t.Errorf("Coverage after the upgrade counts %d artifacts, want 1", cov.Total)
 	}
 }
 

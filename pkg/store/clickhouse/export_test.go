@@ -18,15 +18,29 @@ func SeenRange(ctx context.Context, s *Store, d evidence.Digest, key string) (fi
 // SplitStatements exposes splitStatements to tests.
 var SplitStatements = splitStatements
 
+// AddsColumn exposes addsColumn to tests.
+var AddsColumn = addsColumn
+
+// ExecMigration runs stmt through s as the migration runner does.
+func ExecMigration(ctx context.Context, s *Store, stmt string) error {
+	return s.execMigration(ctx, stmt)
+}
+
 // MigrationStatements returns every statement of every embedded migration, in order.
-func MigrationStatements() ([]string, error) {
+func MigrationStatements() ([]string, error) { return MigrationStatementsUpTo(^uint32(0)) }
+
+// MigrationStatementsUpTo returns every statement of the embedded migrations up to version, in
+// order.
+func MigrationStatementsUpTo(version uint32) ([]string, error) {
 	ms, err := migrations()
 	if err != nil {
 		return nil, err
 	}
 	var stmts []string
 	for _, m := range ms {
-		stmts = append(stmts, m.statements...)
+		if m.version <= version {
+			stmts = append(stmts, m.statements...)
+		}
 	}
 	return stmts, nil
 }

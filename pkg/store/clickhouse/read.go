@@ -12,10 +12,11 @@ import (
 )
 
 const (
-	// coverageQuery counts, per level, the artifacts deployed where the filter (%s) matches: each
-	// at the highest current level over its matching environments (0 when unscored), verified or
-	// with gaps when any current score there is. Deployments are reduced to their newest
-	// observation with argMax before filtering, so a superseded observation never matches.
+	// coverageQuery counts, per level, the artifacts deployed where the filter (%s) matches and
+	// not ended: each at the highest current level over its matching environments (0 when
+	// unscored), verified or with gaps when any current score there is. Deployments are reduced to
+	// their newest observation with argMax before filtering, so a superseded observation never
+	// matches, and a key whose newest observation ended it (d_ended_ns > 0) is left out.
 	// ClickHouse 18.16 needs the old JOIN syntax: ANY LEFT JOIN ... USING, and fills the
 	// columns of unmatched rows with zeros.
 	coverageQuery = `
@@ -28,11 +29,12 @@ const (
 					SELECT digest,
 						argMax(org, version) AS d_org,
 						argMax(team, version) AS d_team,
-						argMax(environment, version) AS environment
+						argMax(environment, version) AS environment,
+						argMax(ended_ns, version) AS d_ended_ns
 					FROM deployments
 					GROUP BY digest, deployment_key
 				)
-				WHERE %s
+				WHERE d_ended_ns = 0 AND %s
 			)
 			ANY LEFT JOIN (
 				SELECT digest, environment, level AS s_level, verified_provenance AS s_verified,
@@ -48,7 +50,7 @@ const (
 	selectEvidence = `SELECT document FROM evidence FINAL WHERE digest = ? AND version = ? ORDER BY position`
 
 	selectDeployments = `
-		SELECT repository, org, team, environment, cluster, namespace, workload, version
+		SELECT repository, org, team, environment, cluster, namespace, workload, version, ended_ns
 		FROM deployments FINAL WHERE digest = ?
 		ORDER BY environment, cluster, namespace, workload, org, repository`
 
@@ -63,7 +65,8 @@ const (
 )
 
 // Coverage counts the artifacts deployed where q matches, by their highest current level in the
-// matching environments. It returns an error only when the server fails.
+// matching environments; deployments whose latest observation ended them do not count. It
+// returns an error only when the server fails.
 func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Coverage, error) {
 	var conds []string
 	var args []any
@@ -106,7 +109,8 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 }
 
 // Artifact returns the artifact with digest d: its latest evidence set, its current score per
-// environment and its deployments. The error wraps store.ErrNotFound when d was never written.
+// environment and its deployments, ended ones included. The error wraps store.ErrNotFound when d
+// was never written.
 func (s *Store) Artifact(ctx context.Context, d evidence.Digest) (store.ArtifactDetail, error) {
 	rows, err := s.conn.Query(ctx, selectArtifact, string(d))
 	if err != nil {
@@ -159,12 +163,16 @@ func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.
 	deps := []evidence.Deployment{}
 	for rows.Next() {
 		dep := evidence.Deployment{Image: evidence.ImageRef{Digest: d}}
-		var version uint64
+		var version, ended uint64
 		if err := rows.Scan(&dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment, &dep.Cluster,
-			&dep.Namespace, &dep.Workload, &version); err != nil {
+			&dep.Namespace, &dep.Workload, &version, &ended); err != nil {
 			return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
 		}
 		dep.ObservedAt = time.Unix(0, int64(version)).UTC()
+		if ended != 0 {
+			at := time.Unix(0, int64(ended)).UTC()
+			dep.EndedAt = &at
+		}
 		deps = append(deps, dep)
 	}
 	if err := rows.Err(); err != nil {

@@ -19,7 +19,7 @@ const (
 		verified_provenance, version)`
 
 	insertDeployment = `INSERT INTO deployments (digest, deployment_key, repository, org, team, environment,
-		cluster, namespace, workload, first_seen, last_seen, version)`
+		cluster, namespace, workload, first_seen, last_seen, version, ended_at, ended_ns)`
 
 	insertScore = `INSERT INTO scores (digest, environment, evaluation_id, evaluated_at, repository, org, team,
 		level, risk, verified_provenance, gap_codes, policy_version, score, version)`
@@ -29,7 +29,7 @@ const (
 	selectStoredDeployments = `SELECT deployment_key,
 		argMax(repository, version), argMax(org, version), argMax(team, version),
 		argMax(environment, version), argMax(cluster, version), argMax(namespace, version),
-		argMax(workload, version), min(first_seen), max(version)
+		argMax(workload, version), min(first_seen), max(version), argMax(ended_ns, version)
 		FROM deployments WHERE digest = ? GROUP BY deployment_key`
 )
 
@@ -117,15 +117,28 @@ type deploymentRow struct {
 	repository, org, team, environment, cluster, namespace, workload string
 	firstSeen                                                        time.Time
 	version                                                          uint64
+	// endedNs is when the deployment ended in Unix nanoseconds, 0 while it runs.
+	endedNs uint64
 }
 
 func (r deploymentRow) values(d evidence.Digest) []any {
 	return []any{string(d), r.key, r.repository, r.org, r.team, r.environment, r.cluster, r.namespace,
-		r.workload, seconds(r.firstSeen), seconds(time.Unix(0, int64(r.version))), r.version}
+		r.workload, seconds(r.firstSeen), seconds(time.Unix(0, int64(r.version))), r.version,
+		seconds(time.Unix(0, int64(r.endedNs))), r.endedNs}
+}
+
+// endedNs is when dep ended in Unix nanoseconds, or 0 when it runs (Evaluation.Validate rejects
+// an end at the epoch itself).
+func endedNs(dep evidence.Deployment) uint64 {
+	if dep.EndedAt == nil {
+		return 0
+	}
+	return uint64(dep.EndedAt.UnixNano())
 }
 
 // deploymentRows merges deps into the stored state of their keys: per key, the newest
-// observation's fields and the earliest first_seen. It returns the rows that change something.
+// observation's fields and end, and the earliest first_seen. It returns the rows that change
+// something.
 func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []evidence.Deployment) ([][]any, error) {
 	if len(deps) == 0 {
 		return nil, nil
@@ -140,7 +153,7 @@ func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []ev
 		obs := deploymentRow{
 			key: dep.Key(), repository: dep.Image.Repository, org: dep.Org, team: dep.Team,
 			environment: dep.Environment, cluster: dep.Cluster, namespace: dep.Namespace, workload: dep.Workload,
-			firstSeen: seconds(dep.ObservedAt), version: uint64(dep.ObservedAt.UnixNano()),
+			firstSeen: seconds(dep.ObservedAt), version: uint64(dep.ObservedAt.UnixNano()), endedNs: endedNs(dep),
 		}
 		cur, seen := merged[obs.key]
 		if !seen {
@@ -164,8 +177,10 @@ func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []ev
 	var rows [][]any
 	for _, key := range order {
 		r := merged[key]
-		// The key fixes every field but the team: a row like the stored one changes nothing.
-		if st, ok := stored[key]; ok && st.version == r.version && st.team == r.team && st.firstSeen.Equal(r.firstSeen) {
+		// The key fixes every field but the team and the end: a row like the stored one changes
+		// nothing.
+		if st, ok := stored[key]; ok && st.version == r.version && st.team == r.team && st.endedNs == r.endedNs &&
+			st.firstSeen.Equal(r.firstSeen) {
 			continue
 		}
 		rows = append(rows, r.values(d))
@@ -184,7 +199,7 @@ func (s *Store) storedDeployments(ctx context.Context, d evidence.Digest) (map[s
 	for rows.Next() {
 		var r deploymentRow
 		if err := rows.Scan(&r.key, &r.repository, &r.org, &r.team, &r.environment, &r.cluster, &r.namespace,
-			&r.workload, &r.firstSeen, &r.version); err != nil {
+			&r.workload, &r.firstSeen, &r.version, &r.endedNs); err != nil {
 			return nil, fmt.Errorf("reading stored deployments: %w", err)
 		}
 		stored[r.key] = r

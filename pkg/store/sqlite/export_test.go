@@ -40,3 +40,15 @@ func MigrationVersions() ([]int, error) {
 	}
 	return vs, err
 }
+
+// MigrationSQL returns the SQL of the embedded migration with version v, or "" when there is
+// none.
+func MigrationSQL(v int) (string, error) {
+	ms, err := migrations()
+	for _, m := range ms {
+		if m.version == v {
+			return m.sql, err
+		}
+	}
+	return "", err
+}

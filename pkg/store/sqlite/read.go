@@ -13,13 +13,14 @@ import (
 )
 
 const (
-	// selectCoverage counts, per level, the artifacts deployed where the query matches: each at
-	// the highest current level over its matching environments (0 when unscored), verified or
-	// with gaps when any current score there is.
+	// selectCoverage counts, per level, the artifacts deployed where the query matches and not
+	// ended: each at the highest current level over its matching environments (0 when unscored),
+	// verified or with gaps when any current score there is.
 	selectCoverage = `
 		WITH deployed AS (
 			SELECT DISTINCT digest, environment FROM deployments
-			WHERE (?1 = '' OR org = ?1) AND (?2 = '' OR team = ?2) AND (?3 = '' OR environment = ?3)
+			WHERE ended_at IS NULL
+				AND (?1 = '' OR org = ?1) AND (?2 = '' OR team = ?2) AND (?3 = '' OR environment = ?3)
 		), per_artifact AS (
 			SELECT d.digest,
 				coalesce(max(c.level), 0) AS level,
@@ -36,7 +37,7 @@ const (
 	selectEvidence = `SELECT document FROM evidence WHERE digest = ? ORDER BY position`
 
 	selectDeployments = `
-		SELECT repository, org, team, environment, cluster, namespace, workload, last_seen
+		SELECT repository, org, team, environment, cluster, namespace, workload, last_seen, ended_at
 		FROM deployments WHERE digest = ?
 		ORDER BY environment, cluster, namespace, workload, org, repository`
 
@@ -46,7 +47,8 @@ const (
 )
 
 // Coverage counts the artifacts deployed where q matches, by their highest current level in the
-// matching environments. It returns an error only when the database fails.
+// matching environments; deployments whose latest observation ended them do not count. It
+// returns an error only when the database fails.
 func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Coverage, error) {
 	c := store.Coverage{ByLevel: map[string]int{}}
 	for l := evidence.Level(0); l <= 3; l++ {
@@ -75,7 +77,8 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 }
 
 // Artifact returns the artifact with digest d: its latest evidence set, its current score per
-// environment and its deployments. The error wraps store.ErrNotFound when d was never written.
+// environment and its deployments, ended ones included. The error wraps store.ErrNotFound when d
+// was never written.
 func (s *Store) Artifact(ctx context.Context, d evidence.Digest) (store.ArtifactDetail, error) {
 	a := store.ArtifactDetail{Image: evidence.ImageRef{Digest: d}}
 	var collectedAt int64
@@ -116,11 +119,16 @@ func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.
 	for rows.Next() {
 		dep := evidence.Deployment{Image: evidence.ImageRef{Digest: d}}
 		var observed int64
+		var ended sql.NullInt64
 		if err := rows.Scan(&dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment, &dep.Cluster,
-			&dep.Namespace, &dep.Workload, &observed); err != nil {
+			&dep.Namespace, &dep.Workload, &observed, &ended); err != nil {
 			return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
 		}
 		dep.ObservedAt = time.Unix(0, observed).UTC()
+		if ended.Valid {
+			at := time.Unix(0, ended.Int64).UTC()
+			dep.EndedAt = &at
+		}
 		deps = append(deps, dep)
 	}
 	if err := rows.Err(); err != nil {

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -210,5 +211,57 @@ func TestDeploymentSeenRange(t *testing.T) {
 		if len(art.Deployments) != 1 || !art.Deployments[0].ObservedAt.Equal(last) {
 			t.Errorf("step %d: Artifact deployments = %+v, want one observed at %s", i, art.Deployments, last)
 		}
+	}
+}
+
+// TestUpgradeKeepsDeploymentsRunning opens a file that has the first migration only, with a
+// deployment written then: after the upgrade it reads as running and counts in coverage.
+func TestUpgradeKeepsDeploymentsRunning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aspm.db")
+	schema, err := sqlite.MigrationSQL(1)
+	if err != nil || schema == "" {
+		t.Fatalf("MigrationSQL(1) = %q, %v", schema, err)
+	}
+	ev := testEvaluation(time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC))
+	dep := ev.Deployments[0]
+	at := dep.ObservedAt.UnixNano()
+	old, err := sql.Open("sqlite", path) // the driver sqlite registers
+	if err != nil {
+		t.Fatalf("opening %s: %v", path, err)
+	}
+	for _, stmt := range []struct {
+		query string
+		args  []any
+	}{
+		{schema, nil},
+		{`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`, nil},
+		{`INSERT INTO schema_migrations VALUES (1, 'init', 0)`, nil},
+		{`INSERT INTO artifacts VALUES (?, ?, ?, '[]', 0, 0)`, []any{string(dep.Image.Digest), dep.Image.Repository, at}},
+		{`INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, []any{dep.Key(), string(dep.Image.Digest),
+			dep.Image.Repository, dep.Org, dep.Team, dep.Environment, dep.Cluster, dep.Namespace, dep.Workload, at, at}},
+	} {
+		if _, err := old.ExecContext(t.Context(), stmt.query, stmt.args...); err != nil {
+			t.Fatalf("%s: %v", stmt.query, err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("closing %s: %v", path, err)
+	}
+
+	s := MustOpen(t, path)
+	checkMigrations(t, s)
+	art, err := s.Artifact(t.Context(), dep.Image.Digest)
+	if err != nil {
+		t.Fatalf("Artifact: %v", err)
+	}
+	if diff := cmp.Diff([]evidence.Deployment{dep}, art.Deployments); diff != "" {
+		t.Errorf("Artifact deployments after the upgrade (-want +got):\n%s", diff)
+	}
+	cov, err := s.Coverage(t.Context(), store.CoverageQuery{})
+	if err != nil {
+		t.Fatalf("Coverage: %v", err)
+	}
+	if cov.Total != 1 {
+		t.Errorf("Coverage after the upgrade counts %d artifacts, want 1", cov.Total)
 	}
 }

@@ -30,10 +30,11 @@ const (
 		(digest, position, evidence_id, kind, source, predicate_type, subject_match, signed, verified, builder_id, document)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-	// upsertDeployment keeps the latest observation of a key and the earliest first_seen.
+	// upsertDeployment keeps the latest observation of a key, whether it ended the deployment
+	// included, and the earliest first_seen.
 	upsertDeployment = `INSERT INTO deployments
-		(deployment_key, digest, repository, org, team, environment, cluster, namespace, workload, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(deployment_key, digest, repository, org, team, environment, cluster, namespace, workload, first_seen, last_seen, ended_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (deployment_key) DO UPDATE SET
 			repository = excluded.repository,
 			org = excluded.org,
@@ -43,7 +44,8 @@ const (
 			namespace = excluded.namespace,
 			workload = excluded.workload,
 			first_seen = min(deployments.first_seen, excluded.first_seen),
-			last_seen = excluded.last_seen
+			last_seen = excluded.last_seen,
+			ended_at = excluded.ended_at
 		WHERE excluded.last_seen >= deployments.last_seen`
 
 	// lowerFirstSeen records an observation older than the one kept.
@@ -160,11 +162,16 @@ func (w writer) artifact(ctx context.Context, a evidence.ArtifactEvidence) error
 	return nil
 }
 
-// deployment records an observation: the newest one's fields, the earliest first_seen.
+// deployment records an observation: the newest one's fields and end (NULL when it runs), the
+// earliest first_seen.
 func (w writer) deployment(ctx context.Context, d evidence.Deployment) error {
 	key, at := d.Key(), d.ObservedAt.UnixNano()
+	var ended sql.NullInt64
+	if d.EndedAt != nil {
+		ended = sql.NullInt64{Int64: d.EndedAt.UnixNano(), Valid: true}
+	}
 	if err := w.exec(ctx, upsertDeployment, key, string(d.Image.Digest), d.Image.Repository, d.Org, d.Team,
-		d.Environment, d.Cluster, d.Namespace, d.Workload, at, at); err != nil {
+		d.Environment, d.Cluster, d.Namespace, d.Workload, at, at, ended); err != nil {
 		return fmt.Errorf("writing deployment %s: %w", key, err)
 	}
 	if err := w.exec(ctx, lowerFirstSeen, at, key, at); err != nil {

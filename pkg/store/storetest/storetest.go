@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite every store.Store implementation passes. A store's
 // own test calls Run with a function that opens a fresh, empty store; the suite then proves the
 // semantics store.Writer and store.Reader promise: idempotent writes, newest-wins current state,
-// coverage filters and the exact shape of what readers return.
+// coverage filters, ended deployments and the exact shape of what readers return.
 package storetest
 
 import (
@@ -38,6 +38,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SameEvaluationReplaces", testSameEvaluationReplaces},
 		{"NewerCollectionWins", testNewerCollectionWins},
 		{"LatestObservationWins", testLatestObservationWins},
+		{"DeploymentEnded", testDeploymentEnded},
+		{"EndedInOnePlace", testEndedInOnePlace},
+		{"EndOrder", testEndOrder},
+		{"EndedAtRoundTrip", testEndedAtRoundTrip},
 		{"CoverageFilters", testCoverageFilters},
 		{"TwoEnvironments", testTwoEnvironments},
 		{"DeployedButUnscored", testDeployedButUnscored},
@@ -52,7 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// base has nanoseconds on purpose: stores may keep times at second precision only.
+// base has nanoseconds on purpose: stores may keep times at second precision only, except a
+// deployment's observation and end, which they keep exactly.
 var base = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
 
 // cmpOpts compares what stores return with what was written: times at second precision in
@@ -61,6 +66,10 @@ var cmpOpts = cmp.Options{
 	cmpopts.EquateEmpty(),
 	cmp.Transformer("SecondsUTC", func(t time.Time) time.Time { return t.Truncate(time.Second).UTC() }),
 }
+
+// exactOpts compares deployments as stores must return them: times to the nanosecond (cmp
+// compares times with Equal, so their locations do not matter), nil and empty as equal.
+var exactOpts = cmp.Options{cmpopts.EquateEmpty()}
 
 func ctxOf(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
@@ -145,6 +154,13 @@ func deployment(img evidence.ImageRef, org, team, env, workload string, at time.
 		Team:        team,
 		ObservedAt:  at,
 	}
+}
+
+// ended returns dep observed at observed to have ended at end.
+func ended(dep evidence.Deployment, observed, end time.Time) evidence.Deployment {
+	dep.ObservedAt = observed
+	dep.EndedAt = &end
+	return dep
 }
 
 // scoreFor scores img as deployed by dep.
@@ -484,6 +500,171 @@ func testLatestObservationWins(t *testing.T, s store.Store) {
 	}
 }
 
+// testDeploymentEnded ends an artifact's only deployment: it stops counting in coverage, and
+// its deployment and scores stay readable as history.
+func testDeploymentEnded(t *testing.T, s store.Store) {
+	img := imageOf("ended")
+	dep := deployment(img, "acme", "pay", "prod", "api", base)
+	ev := store.Evaluation{
+		Evidence:    collection(img, base, provenanceDoc(img, "ended-prov", true)),
+		Deployments: []evidence.Deployment{dep},
+		Scores:      []evidence.Score{scoreFor(dep, "eval-ended", base, 2, true, "sbom.missing")},
+	}
+	mustWrite(t, s, ev)
+	queries := []store.CoverageQuery{{}, {Org: "acme"}, {Team: "pay"}, {Environment: "prod"}, {Org: "acme", Team: "pay", Environment: "prod"}}
+	for _, q := range queries {
+		if diff := cmp.Diff(coverage(0, 0, 1, 0, 1, 1), mustCoverage(t, s, q)); diff != "" {
+			t.Fatalf("Coverage(%+v) while deployed (-want +got):\n%s", q, diff)
+		}
+	}
+	// The workload was removed: noticed an hour later, ended then.
+	end := ended(dep, base.Add(time.Hour), base.Add(time.Hour))
+	for i := range 2 { // the end redelivered changes nothing
+		mustWrite(t, s, store.Evaluation{Evidence: ev.Evidence, Deployments: []evidence.Deployment{end}})
+		for _, q := range queries {
+			if diff := cmp.Diff(coverage(0, 0, 0, 0, 0, 0), mustCoverage(t, s, q)); diff != "" {
+				t.Errorf("write %d: Coverage(%+v) after the end (-want +got):\n%s", i+1, q, diff)
+			}
+		}
+		art := mustArtifact(t, s, img.Digest)
+		if diff := cmp.Diff([]evidence.Deployment{end}, art.Deployments, exactOpts); diff != "" {
+			t.Errorf("write %d: Artifact deployments after the end (-want +got):\n%s", i+1, diff)
+		}
+		if diff := cmp.Diff(ev.Scores, art.Scores, cmpOpts); diff != "" {
+			t.Errorf("write %d: Artifact scores after the end (-want +got):\n%s", i+1, diff)
+		}
+	}
+}
+
+// testEndedInOnePlace ends the deployments of an artifact deployed in three places one by one:
+// it counts, in each environment, while a deployment there runs.
+func testEndedInOnePlace(t *testing.T, s store.Store) {
+	img := imageOf("ended-in-one-place")
+	col := collection(img, base, provenanceDoc(img, "one-place-prov", true))
+	// In the order readers list them: prod api, prod worker, staging api.
+	deps := []evidence.Deployment{
+		deployment(img, "acme", "pay", "prod", "api", base),
+		deployment(img, "acme", "pay", "prod", "worker", base),
+		deployment(img, "acme", "pay", "staging", "api", base),
+	}
+	mustWrite(t, s, store.Evaluation{
+		Evidence:    col,
+		Deployments: deps,
+		Scores: []evidence.Score{
+			scoreFor(deps[0], "eval-one-place", base, 1, false, "level.below_required"),
+			scoreFor(deps[2], "eval-one-place", base, 3, true),
+		},
+	})
+	at := base.Add(time.Hour)
+	queries := []store.CoverageQuery{{}, {Environment: "prod"}, {Environment: "staging"}}
+	none := coverage(0, 0, 0, 0, 0, 0)
+	steps := []struct {
+		name string
+		end  int              // the index in deps of the deployment ended in this step, or -1
+		want []store.Coverage // per query
+	}{
+		{"all running", -1, []store.Coverage{coverage(0, 0, 0, 1, 1, 1), coverage(0, 1, 0, 0, 0, 1), coverage(0, 0, 0, 1, 1, 0)}},
+		// Only prod runs it: the artifact counts at its prod level.
+		{"staging ended", 2, []store.Coverage{coverage(0, 1, 0, 0, 0, 1), coverage(0, 1, 0, 0, 0, 1), none}},
+		// The worker still runs it in prod.
+		{"prod api ended", 0, []store.Coverage{coverage(0, 1, 0, 0, 0, 1), coverage(0, 1, 0, 0, 0, 1), none}},
+		{"prod worker ended", 1, []store.Coverage{none, none, none}},
+	}
+	for _, step := range steps {
+		if step.end >= 0 {
+			deps[step.end] = ended(deps[step.end], at, at)
+			mustWrite(t, s, store.Evaluation{Evidence: col, Deployments: []evidence.Deployment{deps[step.end]}})
+		}
+		for i, q := range queries {
+			if diff := cmp.Diff(step.want[i], mustCoverage(t, s, q)); diff != "" {
+				t.Errorf("%s: Coverage(%+v) (-want +got):\n%s", step.name, q, diff)
+			}
+		}
+		// Ended or not, every deployment is listed, in the usual order.
+		if diff := cmp.Diff(deps, mustArtifact(t, s, img.Digest).Deployments, exactOpts); diff != "" {
+			t.Errorf("%s: Artifact deployments (-want +got):\n%s", step.name, diff)
+		}
+	}
+}
+
+// observation is one observation of a deployment in testEndOrder: when, and whether it is an
+// end (ended when noticed).
+type observation struct {
+	at  time.Time
+	end bool
+}
+
+// testEndOrder proves that ends follow the latest-observation rule whatever order observations
+// arrive in: an older observation, delivered late, neither revives nor ends a deployment; a
+// newer one without an end revives it.
+func testEndOrder(t *testing.T, s store.Store) {
+	t0, t1, t2, t3 := base, base.Add(time.Hour), base.Add(2*time.Hour), base.Add(3*time.Hour)
+	tests := []struct {
+		name   string
+		writes []observation // of one deployment, in write order
+		want   int           // the index in writes of the observation that must be current
+	}{
+		{"ended", []observation{{t0, false}, {t2, true}}, 1},
+		{"late older observation does not revive", []observation{{t0, false}, {t2, true}, {t1, false}}, 1},
+		{"end before an older first observation", []observation{{t2, true}, {t1, false}}, 0},
+		{"end redelivered", []observation{{t0, false}, {t2, true}, {t2, true}}, 1},
+		{"newer observation revives", []observation{{t0, false}, {t2, true}, {t3, false}}, 2},
+		{"late older end does not end", []observation{{t0, false}, {t3, false}, {t2, true}}, 1},
+		{"revived then the end redelivered", []observation{{t0, false}, {t2, true}, {t3, false}, {t2, true}}, 2},
+		{"ended again", []observation{{t0, false}, {t1, true}, {t2, false}, {t3, true}}, 3},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			org := fmt.Sprintf("order-%d", i) // coverage of this case alone
+			img := imageOf("end-order/" + tt.name)
+			dep := deployment(img, org, "pay", "prod", "api", t0)
+			sc := scoreFor(dep, "eval-order", t0, 2, true)
+			var deps []evidence.Deployment
+			for _, o := range tt.writes {
+				d := dep
+				d.ObservedAt = o.at
+				if o.end {
+					d = ended(dep, o.at, o.at)
+				}
+				deps = append(deps, d)
+				mustWrite(t, s, store.Evaluation{Evidence: collection(img, t0), Deployments: []evidence.Deployment{d},
+					Scores: []evidence.Score{sc}})
+			}
+			want := deps[tt.want]
+			if diff := cmp.Diff([]evidence.Deployment{want}, mustArtifact(t, s, img.Digest).Deployments, exactOpts); diff != "" {
+				t.Errorf("Artifact deployments (-want +got):\n%s", diff)
+			}
+			wantCov := coverage(0, 0, 1, 0, 1, 0)
+			if want.Ended() {
+				wantCov = coverage(0, 0, 0, 0, 0, 0)
+			}
+			if diff := cmp.Diff(wantCov, mustCoverage(t, s, store.CoverageQuery{Org: org})); diff != "" {
+				t.Errorf("Coverage (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// testEndedAtRoundTrip proves stores keep a deployment's end to the nanosecond, whether it is the
+// moment the end was noticed or later, and even on a key's first observation.
+func testEndedAtRoundTrip(t *testing.T, s store.Store) {
+	img := imageOf("ended-round-trip")
+	running := deployment(img, "acme", "pay", "prod", "api", base)
+	endedNow := ended(deployment(img, "acme", "pay", "prod", "batch", base), base.Add(time.Minute), base.Add(time.Minute))
+	endedLater := ended(deployment(img, "acme", "pay", "prod", "cron", base), base.Add(time.Minute),
+		base.Add(90*time.Minute+987654321))
+	deps := []evidence.Deployment{running, endedNow, endedLater}
+	mustWrite(t, s, store.Evaluation{Evidence: collection(img, base), Deployments: deps})
+	want := []evidence.Deployment{running, endedNow, endedLater} // api, batch, cron
+	if diff := cmp.Diff(want, mustArtifact(t, s, img.Digest).Deployments, exactOpts); diff != "" {
+		t.Errorf("Artifact deployments (-want +got):\n%s", diff)
+	}
+	// Deployed but unscored: L0, counted once for the deployment that runs.
+	if diff := cmp.Diff(coverage(1, 0, 0, 0, 0, 0), mustCoverage(t, s, store.CoverageQuery{})); diff != "" {
+		t.Errorf("Coverage (-want +got):\n%s", diff)
+	}
+}
+
 func testCoverageFilters(t *testing.T, s store.Store) {
 	type deployed struct {
 		org, team, env string
@@ -647,6 +828,15 @@ func testInvalidRejected(t *testing.T, s store.Store) {
 		{"no observation time", func(ev *store.Evaluation) { ev.Deployments[0].ObservedAt = time.Time{} }},
 		{"no evaluation time", func(ev *store.Evaluation) { ev.Scores[0].EvaluatedAt = time.Time{} }},
 		{"time before 1970", func(ev *store.Evaluation) { ev.Scores[0].EvaluatedAt = time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC) }},
+		{"end before observation", func(ev *store.Evaluation) {
+			ev.Deployments[0] = ended(ev.Deployments[0], base, base.Add(-time.Nanosecond))
+		}},
+		{"end after 2105", func(ev *store.Evaluation) {
+			ev.Deployments[0] = ended(ev.Deployments[0], base, time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC))
+		}},
+		{"end at the epoch", func(ev *store.Evaluation) {
+			ev.Deployments[0] = ended(ev.Deployments[0], time.Unix(0, 0), time.Unix(0, 0))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/aspmhq/aspm/cmd/aspm/internal/verdict"
 	"github.com/aspmhq/aspm/pkg/collect"
@@ -24,16 +26,21 @@ import (
 	"github.com/aspmhq/aspm/policies"
 )
 
+// trustFlags are the verification and scoring flags aspm verify and aspm scan share.
+type trustFlags struct {
+	roots, keys, insecure svcmain.List
+	rawPayloadKeys        svcmain.List
+	identity, issuer      string
+	policies, env, output string
+	minLevel              int
+	denyGaps              svcmain.List
+	tuf                   bool
+	tufURL                string
+}
+
 type verifyFlags struct {
+	trustFlags
 	bundle, digest, artifact string
-	roots, keys, insecure    svcmain.List
-	rawPayloadKeys           svcmain.List
-	identity, issuer         string
-	policies, env, output    string
-	minLevel                 int
-	denyGaps                 svcmain.List
-	tuf                      bool
-	tufURL                   string
 }
 
 func newVerifyCmd() *cobra.Command {
@@ -81,6 +88,12 @@ is not met or the evidence cannot be read; 2 when the command line is wrong.`,
 	fl.StringVar(&f.bundle, "bundle", "", "Sigstore bundle file (or JSON lines / npm attestations) to verify")
 	fl.StringVar(&f.digest, "digest", "", "artifact digest ALG:HEX the evidence must be about")
 	fl.StringVar(&f.artifact, "artifact", "", "artifact file the evidence must be about (its sha256 is used)")
+	f.trustFlags.register(fl)
+	return cmd
+}
+
+// register adds the shared flags to fl.
+func (f *trustFlags) register(fl *pflag.FlagSet) {
 	fl.Var(&f.roots, "trusted-root", "Sigstore trusted_root.json, [NAME=]PATH (repeatable; default: embedded public-good)")
 	fl.Var(&f.keys, "key", "PEM public key for key-signed bundles and envelopes, [NAME=]PATH (repeatable)")
 	fl.Var(&f.rawPayloadKeys, "raw-payload-key", "key NAME allowed to sign a DSSE raw payload, as Cloud Build's regional keys do (repeatable)")
@@ -94,14 +107,29 @@ is not met or the evidence cannot be read; 2 when the command line is wrong.`,
 	fl.Var(&f.insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
 	fl.BoolVar(&f.tuf, "tuf", false, "refresh the public-good trusted root over TUF (needs the network)")
 	fl.StringVar(&f.tufURL, "tuf-url", "", "TUF repository URL for --tuf (default: Sigstore public-good)")
-	return cmd
 }
 
 func usagef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
+// check validates the shared flags.
+func (f *trustFlags) check() error {
+	switch {
+	case (f.identity == "") != (f.issuer == ""):
+		return usagef("--identity and --issuer go together (e.g. --issuer https://token.actions.githubusercontent.com --identity '^https://github.com/org/')")
+	case f.output != "text" && f.output != "json":
+		return usagef("-o %q: want text or json", f.output)
+	case f.minLevel < 0 || f.minLevel > 3:
+		return usagef("--min-level %d: want 0 to 3", f.minLevel)
+	}
+	return nil
+}
+
 func (f *verifyFlags) check(image string) error {
+	if err := f.trustFlags.check(); err != nil {
+		return err
+	}
 	switch {
 	case image == "" && f.bundle == "":
 		return usagef("give a bundle file (--bundle FILE) or an image by digest (REGISTRY/REPO@sha256:…)")
@@ -111,12 +139,6 @@ func (f *verifyFlags) check(image string) error {
 		return usagef("--digest and --artifact both name the artifact; give one")
 	case image != "" && (f.digest != "" || f.artifact != ""):
 		return usagef("IMAGE@DIGEST already names the artifact; drop --digest/--artifact")
-	case (f.identity == "") != (f.issuer == ""):
-		return usagef("--identity and --issuer go together (e.g. --issuer https://token.actions.githubusercontent.com --identity '^https://github.com/org/')")
-	case f.output != "text" && f.output != "json":
-		return usagef("-o %q: want text or json", f.output)
-	case f.minLevel < 0 || f.minLevel > 3:
-		return usagef("--min-level %d: want 0 to 3", f.minLevel)
 	}
 	if f.digest != "" {
 		if _, err := evidence.ParseDigest(f.digest); err != nil {
@@ -127,7 +149,7 @@ func (f *verifyFlags) check(image string) error {
 }
 
 // verifier builds the verifiers and options from the trust flags.
-func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, collect.EnvelopeTrust, verify.Options, error) {
+func (f *trustFlags) verifier(ctx context.Context) (*verify.Verifier, collect.EnvelopeTrust, verify.Options, error) {
 	var opts verify.Options
 	var roots []verify.NamedRoot
 	for _, spec := range f.roots {
@@ -168,50 +190,112 @@ func (f *verifyFlags) verifier(ctx context.Context) (*verify.Verifier, collect.E
 	return v, collect.EnvelopeTrust{Keys: keys, RawPayloadKeys: f.rawPayloadKeys, Roots: roots}, opts, err
 }
 
-func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f verifyFlags) error {
-	if err := f.check(image); err != nil {
-		return err
-	}
+// checker verifies and scores artifacts with the shared flags.
+type checker struct {
+	f    *trustFlags
+	pol  *policy.Engine
+	c    *collect.Collector
+	reg  *oci.Client
+	opts verify.Options
+}
+
+// newChecker builds the verifier, policy, registry client and collector the flags ask for.
+func newChecker(ctx context.Context, f *trustFlags, extraInsecure ...string) (*checker, error) {
 	v, env, opts, err := f.verifier(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pol, err := policy.Load(ctx, policies.FS)
 	if f.policies != "" {
 		pol, err = policy.LoadPath(ctx, f.policies)
 	}
 	if err != nil {
-		return usagef("--policies: %v", err)
+		return nil, usagef("--policies: %v", err)
 	}
-	reg, err := oci.New(oci.Config{Insecure: f.insecure})
+	reg, err := oci.New(oci.Config{Insecure: append(slices.Clone(f.insecure), extraInsecure...)})
+	if err != nil {
+		return nil, err
+	}
+	return &checker{f: f, pol: pol, c: collect.New(reg, v, env), reg: reg, opts: opts}, nil
+}
+
+// image collects and scores everything attached to img; collection problems are returned
+// alongside (the verdict still stands on the evidence that could be read).
+func (k *checker) image(ctx context.Context, img evidence.ImageRef) (verdict.Verdict, []string, error) {
+	set, err := k.c.Collect(ctx, img, k.opts)
+	if err != nil {
+		return verdict.Verdict{}, nil, err
+	}
+	v, err := k.evaluate(ctx, verdict.Artifact{Digest: img.Digest, Repository: img.Repository}, img, set.Evidence)
+	return v, set.Errors, err
+}
+
+// evaluate scores evs about subject; an empty subject digest takes the first statement
+// subject.
+func (k *checker) evaluate(ctx context.Context, art verdict.Artifact, subject evidence.ImageRef, evs []evidence.Evidence) (verdict.Verdict, error) {
+	if subject.Digest == "" {
+		subject.Digest = firstSubject(evs)
+	}
+	d, err := k.pol.Evaluate(ctx, policy.Input{
+		Artifact: subject, Environment: k.f.env, Evidence: evs,
+		Deployment: evidence.Deployment{Image: subject, Environment: k.f.env, Org: "cli"},
+	})
+	if err != nil {
+		return verdict.Verdict{}, fmt.Errorf("evaluating policy: %w", err)
+	}
+	return verdict.New(art, k.f.env, evs, d), nil
+}
+
+// gate applies --min-level and --deny-gaps to the verdicts.
+func (f *trustFlags) gate(vs ...verdict.Verdict) error {
+	g := verdict.Gate{MinLevel: f.minLevel, DenyGaps: f.denyGaps}
+	var why []string
+	for _, v := range vs {
+		for _, w := range g.Check(v) {
+			name := string(v.Artifact.Digest)
+			if v.Image != "" {
+				name = v.Image
+			}
+			if len(vs) > 1 {
+				w = name + ": " + w
+			}
+			why = append(why, w)
+		}
+	}
+	if len(why) > 0 {
+		return errors.New("gate not met: " + strings.Join(why, "; "))
+	}
+	return nil
+}
+
+func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f verifyFlags) error {
+	if err := f.check(image); err != nil {
+		return err
+	}
+	k, err := newChecker(ctx, &f.trustFlags)
 	if err != nil {
 		return err
 	}
-	c := collect.New(reg, v, env)
-
-	var (
-		art verdict.Artifact
-		img evidence.ImageRef
-		evs []evidence.Evidence
-	)
+	var out verdict.Verdict
 	if image != "" {
-		if img, err = evidence.ParseImageRef(image); err != nil {
+		img, err := evidence.ParseImageRef(image)
+		if err != nil {
 			return usagef("%v", err)
 		}
-		set, err := c.Collect(ctx, img, opts)
-		if err != nil {
+		var problems []string
+		if out, problems, err = k.image(ctx, img); err != nil {
 			return err
 		}
-		evs = set.Evidence
-		for _, e := range set.Errors {
-			fmt.Fprintf(stderr, "aspm: warning: %s\n", e)
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "aspm: warning: %s\n", p)
 		}
-		art = verdict.Artifact{Digest: img.Digest, Repository: img.Repository}
 	} else {
 		data, err := os.ReadFile(f.bundle)
 		if err != nil {
 			return usagef("--bundle: %v", err)
 		}
+		var img evidence.ImageRef
+		opts := k.opts
 		if f.digest != "" {
 			img.Digest = evidence.Digest(f.digest)
 		}
@@ -226,28 +310,18 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 		} else if img.Digest != "" {
 			opts.ArtifactDigest = img.Digest
 		}
-		evs = c.FromDocument(data, img, opts)
-		art = verdict.Artifact{Digest: img.Digest}
+		evs := k.c.FromDocument(ctx, data, img, opts)
+		art := verdict.Artifact{Digest: img.Digest}
 		// Policies name the artifact by repository; for files, the file names it.
 		named := f.bundle
 		if f.artifact != "" {
 			named = f.artifact
 		}
 		img.Repository = filepath.Base(named)
+		if out, err = k.evaluate(ctx, art, img, evs); err != nil {
+			return err
+		}
 	}
-
-	subject := img
-	if subject.Digest == "" {
-		subject.Digest = firstSubject(evs)
-	}
-	d, err := pol.Evaluate(ctx, policy.Input{
-		Artifact: subject, Environment: f.env, Evidence: evs,
-		Deployment: evidence.Deployment{Image: subject, Environment: f.env, Org: "cli"},
-	})
-	if err != nil {
-		return fmt.Errorf("evaluating policy: %w", err)
-	}
-	out := verdict.New(art, f.env, evs, d)
 	if f.output == "json" {
 		err = verdict.WriteJSON(stdout, out)
 	} else {
@@ -256,10 +330,7 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 	if err != nil {
 		return err
 	}
-	if why := (verdict.Gate{MinLevel: f.minLevel, DenyGaps: f.denyGaps}).Check(out); len(why) > 0 {
-		return errors.New("gate not met: " + strings.Join(why, "; "))
-	}
-	return nil
+	return f.gate(out)
 }
 
 func firstSubject(evs []evidence.Evidence) evidence.Digest {

@@ -191,11 +191,12 @@ func TestVerifyImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := oci.New(oci.Config{})
+	host := strings.TrimPrefix(reg.URL, "http://")
+	client, err := oci.New(oci.Config{Insecure: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	world, err := demo.Seed(ctx, client, strings.TrimPrefix(reg.URL, "http://"), ss)
+	world, err := demo.Seed(ctx, client, host, ss)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestVerifyImage(t *testing.T) {
 	}
 	for _, e := range world.Expected {
 		v := verifyJSON(t, cli.ExitOK, e.Image.String(), "--env", e.Environment,
-			"--trusted-root", "demo="+rootPath, "--key", demo.KeyName+"="+keyPath)
+			"--trusted-root", "demo="+rootPath, "--key", demo.KeyName+"="+keyPath, "--insecure-registry", host)
 		if v.SLSALevel != int(e.Level) || v.Artifact.Digest != string(e.Image.Digest) {
 			t.Errorf("%s in %s: level %d, want %d", e.Image, e.Environment, v.SLSALevel, e.Level)
 		}

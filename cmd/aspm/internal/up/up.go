@@ -189,6 +189,8 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *Config) (*demo.World
 	}
 	g.Go(func() error { return ops.ServeListener(ctx, l, oci.NewRegistryHandler(), nil) })
 	host := l.Addr().String()
+	// The demo registry speaks plain HTTP on loopback; nothing else is trusted to.
+	cfg.Registry.Insecure = append(cfg.Registry.Insecure, host)
 
 	ss, err := demo.NewSigstore()
 	if err != nil {

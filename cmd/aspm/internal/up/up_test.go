@@ -47,7 +47,7 @@ func (nopClose) Close() error { return nil }
 
 // seedRegistry starts an in-process registry and seeds it with the demo world, returning the
 // world and the trusted root and key files that verify it.
-func seedRegistry(t *testing.T) (w *demo.World, rootPath, keyPath string) {
+func seedRegistry(t *testing.T) (w *demo.World, rootPath, keyPath, host string) {
 	t.Helper()
 	reg := httptest.NewServer(oci.NewRegistryHandler())
 	t.Cleanup(reg.Close)
@@ -55,11 +55,12 @@ func seedRegistry(t *testing.T) (w *demo.World, rootPath, keyPath string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := oci.New(oci.Config{})
+	host = strings.TrimPrefix(reg.URL, "http://")
+	client, err := oci.New(oci.Config{Insecure: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err = demo.Seed(context.Background(), client, strings.TrimPrefix(reg.URL, "http://"), ss)
+	w, err = demo.Seed(context.Background(), client, host, ss)
 	if err != nil {
 		t.Fatalf("seeding: %v", err)
 	}
@@ -79,7 +80,7 @@ func seedRegistry(t *testing.T) (w *demo.World, rootPath, keyPath string) {
 	if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return w, rootPath, keyPath
+	return w, rootPath, keyPath, host
 }
 
 // start runs up.Run and returns the API's base URL; the run stops when the test ends.
@@ -140,11 +141,12 @@ type artifactView struct {
 }
 
 func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) {
-	world, rootPath, keyPath := seedRegistry(t)
+	world, rootPath, keyPath, host := seedRegistry(t)
 	ns := bustest.Start(t)
 	url := start(t, up.Config{
 		Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSURL: ns.ClientURL(), OpenStore: open,
 		TrustedRoots: []string{rootPath}, TrustedKeys: map[string]string{demo.KeyName: keyPath},
+		Registry: oci.Config{Insecure: []string{host}},
 	})
 
 	// Push the deployments the way a CD system would.

@@ -55,6 +55,8 @@ type Gap struct {
 
 // Verdict is the whole report.
 type Verdict struct {
+	// Image is REPO@DIGEST for artifacts found in registries (aspm scan).
+	Image       string     `json:"image,omitempty"`
 	Artifact    Artifact   `json:"artifact"`
 	Evidence    []Evidence `json:"evidence"`
 	SLSALevel   int        `json:"slsa_level"`
@@ -219,6 +221,49 @@ func WriteText(w io.Writer, v Verdict) error {
 			label = "gaps"
 		}
 		fmt.Fprintf(tw, "%s\t%s (%s): %s\n", label, g.Code, g.Severity, g.Message)
+	}
+	return tw.Flush()
+}
+
+// WriteJSONArray writes vs as one JSON array (empty, not null, when there are none).
+func WriteJSONArray(w io.Writer, vs []Verdict) error {
+	if vs == nil {
+		vs = []Verdict{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(vs)
+}
+
+// WriteTable writes one line per verdict: image, level, risk, evidence kinds and gaps.
+func WriteTable(w io.Writer, vs []Verdict) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tLEVEL\tRISK\tEVIDENCE\tGAPS")
+	for _, v := range vs {
+		kinds := map[string]int{}
+		var order []string
+		for _, e := range v.Evidence {
+			if kinds[e.Kind] == 0 {
+				order = append(order, e.Kind)
+			}
+			kinds[e.Kind]++
+		}
+		var ev []string
+		for _, k := range order {
+			ev = append(ev, fmt.Sprintf("%d %s", kinds[k], k))
+		}
+		gaps := strings.Join(v.Gaps, ",")
+		if gaps == "" {
+			gaps = "-"
+		}
+		evs := strings.Join(ev, ", ")
+		if evs == "" {
+			evs = "-"
+		}
+		fmt.Fprintf(tw, "%s\tL%d\t%d\t%s\t%s\n", v.Image, v.SLSALevel, v.Risk, evs, gaps)
+	}
+	if len(vs) == 0 {
+		fmt.Fprintln(tw, "(no artifacts found)")
 	}
 	return tw.Flush()
 }
