@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,5 +273,32 @@ func TestConfigValidate(t *testing.T) {
 	c := bus.Config{URL: "nats://x"}
 	if err := c.Validate(); err != nil || c.Replicas != 1 || c.ConnectTimeout == 0 {
 		t.Errorf("defaults not applied: %+v, %v", c, err)
+	}
+}
+
+func TestConsumeWorkers(t *testing.T) {
+	_, b := bustest.Connect(t)
+	ctx := context.Background()
+	var inFlight, peak, done atomic.Int32
+	release := make(chan struct{})
+	consume(t, b, bus.ConsumerIngest, func(context.Context, jetstream.Msg) error {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		inFlight.Add(-1)
+		done.Add(1)
+		return nil
+	}, bus.ConsumeOptions{Workers: 3})
+	for i := range 6 {
+		if err := b.Publish(ctx, event.SubjectDeployObserved, event.NewDeployObserved(deployment("prod", time.Unix(int64(i), 0)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "three messages in flight", func() bool { return inFlight.Load() == 3 })
+	close(release)
+	waitFor(t, "all six handled", func() bool { return done.Load() == 6 })
+	if p := peak.Load(); p != 3 {
+		t.Errorf("peak concurrency %d, want 3 (Workers)", p)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +30,10 @@ type ConsumeOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnResult, when set, is called after each message with the handler's error (nil on
 	// success) and whether the message was dead-lettered; services count metrics with it.
+	// It may be called from several goroutines.
 	OnResult func(subject string, err error, dead bool)
+	// Workers is how many messages are handled at once; default 1.
+	Workers int
 }
 
 func isPoison(err error) bool {
@@ -37,7 +41,8 @@ func isPoison(err error) bool {
 }
 
 // Consume pulls from the durable consumer named consumer until ctx is done, handing each
-// message to h one at a time. It returns nil when ctx is cancelled.
+// message to h on one of opts.Workers goroutines. It returns nil when ctx is cancelled, after
+// the messages being handled are done.
 func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts ConsumeOptions) error {
 	if opts.MinBackoff == 0 {
 		opts.MinBackoff = 500 * time.Millisecond
@@ -53,13 +58,27 @@ func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts Cons
 	if err != nil {
 		return fmt.Errorf("looking up consumer %s: %w", consumer, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(16))
+	workers := max(1, opts.Workers)
+	it, err := cons.Messages(jetstream.PullMaxMessages(max(16, 2*workers)))
 	if err != nil {
 		return fmt.Errorf("pulling from consumer %s: %w", consumer, err)
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	work := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range work {
+				b.handle(ctx, consumer, msg, h, opts, log)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(work)
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -75,7 +94,13 @@ func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts Cons
 			}
 			continue
 		}
-		b.handle(ctx, consumer, msg, h, opts, log)
+		select {
+		case work <- msg:
+		case <-ctx.Done():
+			// Not handled: hand it back for another replica (or the next start) at once.
+			_ = msg.Nak()
+			return nil
+		}
 	}
 }
 

@@ -88,3 +88,53 @@ func (b *Bus) Deployments(ctx context.Context, d evidence.Digest) ([]evidence.De
 	}
 	return out, nil
 }
+
+// Evidence returns the latest evidence set stored for the artifact with digest d; found is
+// false when none is.
+func (b *Bus) Evidence(ctx context.Context, d evidence.Digest) (a evidence.ArtifactEvidence, found bool, err error) {
+	kv, err := b.js.KeyValue(ctx, BucketEvidence)
+	if err != nil {
+		return a, false, fmt.Errorf("opening bucket %s: %w", BucketEvidence, err)
+	}
+	e, err := kv.Get(ctx, digestKey(d))
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return a, false, nil
+	}
+	if err != nil {
+		return a, false, fmt.Errorf("reading evidence of %s: %w", d, err)
+	}
+	if err := json.Unmarshal(e.Value(), &a); err != nil {
+		return a, false, fmt.Errorf("decoding evidence of %s: %w", d, err)
+	}
+	return a, true, nil
+}
+
+// EachEvidence calls fn with every stored evidence set, stopping at the first error.
+func (b *Bus) EachEvidence(ctx context.Context, fn func(evidence.ArtifactEvidence) error) error {
+	kv, err := b.js.KeyValue(ctx, BucketEvidence)
+	if err != nil {
+		return fmt.Errorf("opening bucket %s: %w", BucketEvidence, err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("listing evidence: %w", err)
+	}
+	defer keys.Stop()
+	for key := range keys.Keys() {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading evidence %s: %w", key, err)
+		}
+		var a evidence.ArtifactEvidence
+		if err := json.Unmarshal(e.Value(), &a); err != nil {
+			return fmt.Errorf("decoding evidence %s: %w", key, err)
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -221,3 +221,36 @@ func TestDashboardShowsCoverage(t *testing.T) {
 		t.Error("dashboard references an external URL")
 	}
 }
+
+func TestRescan(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	code, body := do(t, "POST", f.srv.URL+"/v1/artifacts/"+digest+":rescan", "", "")
+	if code != http.StatusAccepted || body["image"] != img.String() {
+		t.Fatalf("rescan: %d %v", code, body)
+	}
+	cons, err := f.bus.JetStream().OrderedConsumer(ctx, bus.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{event.SubjectScanRequested}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+	if err != nil {
+		t.Fatalf("no scan request published: %v", err)
+	}
+	var m event.ScanRequested
+	if err := event.Decode(msg.Data(), event.SchemaScanRequested, &m); err != nil || m.Image != img || m.ID != body["id"] {
+		t.Errorf("scan request %+v, %v", m, err)
+	}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/artifacts/sha256:cd00000000000000000000000000000000000000000000000000000000000000:rescan", 404},
+		{"/v1/artifacts/" + digest + ":delete", 404},
+		{"/v1/artifacts/nope:rescan", 400},
+	} {
+		if code, body := do(t, "POST", f.srv.URL+tc.path, "", ""); code != tc.status {
+			t.Errorf("POST %s: %d %v, want %d", tc.path, code, body, tc.status)
+		}
+	}
+}

@@ -9,17 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/collect"
-	"github.com/aspmhq/aspm/pkg/event"
-	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/ops"
 	"github.com/aspmhq/aspm/pkg/verify"
@@ -44,12 +41,40 @@ type Config struct {
 	Registry oci.Config
 	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
 	Listen string
+	// Workers is how many messages are handled at once; default 4.
+	Workers int
+	// Fresh is how old collected evidence may be and still be reused for a new deployment of
+	// the same artifact instead of asking the registry again; default 1 minute. Rescans
+	// always ask the registry.
+	Fresh time.Duration
+	// RescanInterval re-collects the evidence of every deployed artifact that is older than
+	// it (evidence often appears after deployment); 0 disables; default 6h.
+	RescanInterval time.Duration
+	// Crawl lists registries or repositories (REGISTRY[/REPO][:TAG]) to crawl every
+	// CrawlInterval (default 24h), collecting evidence for every artifact found.
+	Crawl         []string
+	CrawlInterval time.Duration
 }
 
 // Validate fills in defaults and reports whether c is usable.
 func (c *Config) Validate() error {
 	if err := c.Bus.Validate(); err != nil {
 		return err
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.Fresh == 0 {
+		c.Fresh = time.Minute
+	}
+	if c.RescanInterval == 0 {
+		c.RescanInterval = 6 * time.Hour
+	}
+	if c.CrawlInterval == 0 {
+		c.CrawlInterval = 24 * time.Hour
+	}
+	if c.Workers < 0 || c.Fresh < 0 || c.RescanInterval < 0 || c.CrawlInterval < 0 {
+		return errors.New("ingest: workers, fresh, rescan and crawl intervals must not be negative")
 	}
 	if len(c.TrustedRoots) == 0 && len(c.TrustedKeys) == 0 {
 		return errors.New("ingest: at least one trusted root (--trusted-root) or key (--trusted-key) is required to verify evidence")
@@ -65,6 +90,7 @@ type Service struct {
 	ver       *verify.Verifier
 	env       collect.EnvelopeTrust
 	collector *collect.Collector
+	inflight  singleflight.Group
 	trust     *verify.TrustConfig
 	bus       *bus.Bus
 	registry  *prometheus.Registry
@@ -75,6 +101,7 @@ type metrics struct {
 	messages  *prometheus.CounterVec
 	collected *prometheus.CounterVec
 	duration  prometheus.Histogram
+	reused    prometheus.Counter
 }
 
 // Deps are what the ingest service works with besides its configuration.
@@ -142,7 +169,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 	}
-	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration)
+	s.metrics.reused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aspm_ingest_evidence_reused_total", Help: "Evidence sets reused (recent, or collected once for concurrent requests) instead of asking the registry.",
+	})
+	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused)
 	return s, nil
 }
 
@@ -175,70 +205,21 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
 	}
-	s.log.Info("ingest running", "nats", s.cfg.Bus.URL, "listen", s.cfg.Listen)
+	s.log.Info("ingest running", "nats", s.cfg.Bus.URL, "listen", s.cfg.Listen, "workers", s.cfg.Workers)
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerIngest, s.handle, bus.ConsumeOptions{
-			Logger: s.log,
+			Logger:  s.log,
+			Workers: s.cfg.Workers,
 			OnResult: func(subject string, err error, dead bool) {
 				s.metrics.messages.WithLabelValues(subject, outcome(err, dead)).Inc()
 			},
 		})
 	})
+	if s.cfg.RescanInterval > 0 {
+		g.Go(func() error { return every(ctx, s.cfg.RescanInterval/4, s.rescanStale) })
+	}
+	if len(s.cfg.Crawl) > 0 {
+		g.Go(func() error { return every(ctx, s.cfg.CrawlInterval, s.crawl) })
+	}
 	return g.Wait()
-}
-
-func outcome(err error, dead bool) string {
-	switch {
-	case dead:
-		return "dead"
-	case err != nil:
-		return "retry"
-	}
-	return "ok"
-}
-
-func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
-	var (
-		img     evidence.ImageRef
-		trigger string
-		org     string
-	)
-	switch msg.Subject() {
-	case event.SubjectDeployObserved:
-		var m event.DeployObserved
-		if err := event.Decode(msg.Data(), event.SchemaDeployObserved, &m); err != nil {
-			return err
-		}
-		if err := s.bus.PutDeployment(ctx, m.Deployment); err != nil {
-			return err
-		}
-		img, trigger, org = m.Deployment.Image, m.ID, m.Deployment.Org
-	case event.SubjectScanRequested:
-		var m event.ScanRequested
-		if err := event.Decode(msg.Data(), event.SchemaScanRequested, &m); err != nil {
-			return err
-		}
-		img, trigger = m.Image, m.ID
-	default:
-		return fmt.Errorf("%w: unexpected subject %s", bus.ErrPoison, msg.Subject())
-	}
-	start := time.Now()
-	set, err := s.collector.Collect(ctx, img, s.trust.Options(org))
-	if err != nil {
-		return err
-	}
-	s.metrics.duration.Observe(time.Since(start).Seconds())
-	for _, e := range set.Evidence {
-		s.metrics.collected.WithLabelValues(string(e.Kind), fmt.Sprint(e.Verification.Verified)).Inc()
-	}
-	if err := s.bus.PutEvidence(ctx, set); err != nil {
-		return err
-	}
-	out := event.NewEvidenceCollected(trigger, set)
-	if err := s.bus.PublishEvidence(ctx, out); err != nil {
-		return err
-	}
-	s.log.Info("evidence collected", "image", img.String(), "documents", len(set.Evidence),
-		"verified_provenance", set.HasVerifiedProvenance(), "errors", strings.Join(set.Errors, "; "), "msg_id", out.ID)
-	return nil
 }

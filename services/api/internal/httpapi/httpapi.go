@@ -44,6 +44,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/coverage", a.coverage)
 	mux.HandleFunc("GET /v1/artifacts/{digest}", a.artifact)
 	mux.HandleFunc("POST /v1/deployments", a.postDeployments)
+	mux.HandleFunc("POST /v1/artifacts/{action}", a.artifactAction)
 }
 
 // Error codes, stable for automation.
@@ -158,6 +159,32 @@ func (a *API) artifact(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// artifactAction serves POST /v1/artifacts/{digest}:rescan: it asks ingest to collect the
+// artifact's evidence again (it often appears after deployment).
+func (a *API) artifactAction(w http.ResponseWriter, r *http.Request) {
+	digest, action, ok := strings.Cut(r.PathValue("action"), ":rescan")
+	if !ok || action != "" {
+		a.writeError(w, r, &apiError{http.StatusNotFound, CodeNotFound, "unknown action: POST /v1/artifacts/{digest}:rescan is the one there is"})
+		return
+	}
+	d, err := evidence.ParseDigest(digest)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	det, err := a.Store.Artifact(r.Context(), d)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	m := event.NewScanRequested(det.Image, a.Now())
+	if err := a.Publisher.Publish(r.Context(), event.SubjectScanRequested, m); err != nil {
+		a.writeError(w, r, &apiError{http.StatusServiceUnavailable, CodeUnavailable, "could not queue the rescan: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"id": m.ID, "image": det.Image.String()})
 }
 
 // DeploymentRequest is one deployment in the body of POST /v1/deployments.
