@@ -20,6 +20,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/cosign"
 	"github.com/aspmhq/aspm/pkg/dsse"
 	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/github"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/provenance"
 	"github.com/aspmhq/aspm/pkg/sbom"
@@ -61,13 +62,25 @@ type EnvelopeTrust struct {
 	Roots          []verify.NamedRoot
 }
 
+// Attestations is GitHub's attestations API.
+type Attestations interface {
+	OrgAttestations(ctx context.Context, org string, d evidence.Digest, predicateType string) ([]github.Attestation, error)
+}
+
+var _ Attestations = (*github.Client)(nil)
+
+// SourceGitHub names evidence found through GitHub's attestations API.
+const SourceGitHub = "github-attestations"
+
 // Collector builds evidence sets. It is safe for concurrent use.
 type Collector struct {
-	reg  Registry
-	ver  Verifier
-	dsse EnvelopeTrust
-	docs Documents
-	now  func() time.Time
+	reg    Registry
+	ver    Verifier
+	dsse   EnvelopeTrust
+	docs   Documents
+	gh     Attestations
+	ghOrgs []string
+	now    func() time.Time
 }
 
 // Option configures a Collector.
@@ -75,6 +88,11 @@ type Option func(*Collector)
 
 // WithDocuments stores every SBOM read in docs and records the reference in the evidence.
 func WithDocuments(docs Documents) Option { return func(c *Collector) { c.docs = docs } }
+
+// WithGitHub also asks GitHub's attestations API of each org for every artifact's digest.
+func WithGitHub(api Attestations, orgs ...string) Option {
+	return func(c *Collector) { c.gh, c.ghOrgs = api, orgs }
+}
 
 // New returns a Collector reading from reg, verifying bundles with ver and raw DSSE envelopes
 // with env.
@@ -131,6 +149,40 @@ func (c *Collector) Collect(ctx context.Context, img evidence.ImageRef, opts ver
 				return out, err
 			}
 			out.Evidence = append(out.Evidence, ev)
+		}
+	}
+	for _, org := range c.ghOrgs {
+		evs, err := c.fromGitHub(ctx, org, targets, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, ctx.Err()
+			}
+			// GitHub being down or rate limited must not hide the registry's evidence.
+			out.Errors = append(out.Errors, fmt.Sprintf("GitHub attestations of %s in org %s: %v", img.Digest, org, err))
+		}
+		out.Evidence = append(out.Evidence, evs...)
+	}
+	return out, nil
+}
+
+// fromGitHub lists org's attestations for the artifact's digests and verifies each.
+func (c *Collector) fromGitHub(ctx context.Context, org string, targets about, opts verify.Options) ([]evidence.Evidence, error) {
+	var out []evidence.Evidence
+	for _, d := range targets {
+		atts, err := c.gh.OrgAttestations(ctx, org, d, "")
+		if err != nil {
+			return out, err
+		}
+		for _, a := range atts {
+			ev := evidence.Evidence{Source: SourceGitHub, Kind: evidence.KindUnknown, Signed: true, ID: digestOf([]byte(a.BundleURL))}
+			if a.Err != nil {
+				ev.Malformed = a.Err.Error()
+				out = append(out, ev)
+				continue
+			}
+			ev.ID = digestOf(a.Bundle)
+			c.fromBundle(ctx, &ev, targets, a.Bundle, opts)
+			out = append(out, ev)
 		}
 	}
 	return out, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/collect"
+	"github.com/aspmhq/aspm/pkg/github"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/ops"
 	"github.com/aspmhq/aspm/pkg/verify"
@@ -54,6 +55,11 @@ type Config struct {
 	// CrawlInterval (default 24h), collecting evidence for every artifact found.
 	Crawl         []string
 	CrawlInterval time.Duration
+	// GitHubOrgs are GitHub organisations whose attestations API is asked for every artifact
+	// (GitHub artifact attestations need not be in the registry). GitHub holds the API
+	// endpoint (default https://api.github.com) and token.
+	GitHubOrgs []string
+	GitHub     github.Config
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -89,6 +95,7 @@ type Service struct {
 	reg       *oci.Client
 	ver       *verify.Verifier
 	env       collect.EnvelopeTrust
+	gh        *github.Client
 	collector *collect.Collector
 	inflight  singleflight.Group
 	trust     *verify.TrustConfig
@@ -156,7 +163,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	env := collect.EnvelopeTrust{Keys: keys, RawPayloadKeys: cfg.RawPayloadKeys, Roots: roots}
-	s := &Service{cfg: cfg, log: log, reg: reg, ver: ver, env: env, trust: trust, registry: prometheus.NewRegistry()}
+	var gh *github.Client
+	if len(cfg.GitHubOrgs) > 0 {
+		if gh, err = github.New(cfg.GitHub); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{cfg: cfg, log: log, reg: reg, ver: ver, env: env, gh: gh, trust: trust, registry: prometheus.NewRegistry()}
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",
@@ -200,7 +213,11 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.bus = b
 	// SBOMs go to the object store; evidence events carry their references.
-	s.collector = collect.New(s.reg, s.ver, s.env, collect.WithDocuments(b))
+	opts := []collect.Option{collect.WithDocuments(b)}
+	if s.gh != nil {
+		opts = append(opts, collect.WithGitHub(s.gh, s.cfg.GitHubOrgs...))
+	}
+	s.collector = collect.New(s.reg, s.ver, s.env, opts...)
 	g, ctx := errgroup.WithContext(ctx)
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })

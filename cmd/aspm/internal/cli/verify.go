@@ -19,6 +19,7 @@ import (
 	"github.com/aspmhq/aspm/cmd/aspm/internal/verdict"
 	"github.com/aspmhq/aspm/pkg/collect"
 	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/github"
 	"github.com/aspmhq/aspm/pkg/oci"
 	"github.com/aspmhq/aspm/pkg/policy"
 	"github.com/aspmhq/aspm/pkg/svcmain"
@@ -36,6 +37,8 @@ type trustFlags struct {
 	denyGaps              svcmain.List
 	tuf                   bool
 	tufURL                string
+	githubOrgs            svcmain.List
+	githubURL             string
 }
 
 type verifyFlags struct {
@@ -107,6 +110,8 @@ func (f *trustFlags) register(fl *pflag.FlagSet) {
 	fl.Var(&f.insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
 	fl.BoolVar(&f.tuf, "tuf", false, "refresh the public-good trusted root over TUF (needs the network)")
 	fl.StringVar(&f.tufURL, "tuf-url", "", "TUF repository URL for --tuf (default: Sigstore public-good)")
+	fl.Var(&f.githubOrgs, "github-org", "also ask GitHub's attestations API of this org (repeatable; token from GITHUB_TOKEN)")
+	fl.StringVar(&f.githubURL, "github-url", "https://api.github.com", "GitHub API endpoint (Enterprise: https://HOST/api/v3)")
 }
 
 func usagef(format string, args ...any) error {
@@ -216,7 +221,19 @@ func newChecker(ctx context.Context, f *trustFlags, extraInsecure ...string) (*c
 	if err != nil {
 		return nil, err
 	}
-	return &checker{f: f, pol: pol, c: collect.New(reg, v, env), reg: reg, opts: opts}, nil
+	var copts []collect.Option
+	if len(f.githubOrgs) > 0 {
+		token := os.Getenv("GITHUB_TOKEN")
+		if t := os.Getenv("ASPM_GITHUB_TOKEN"); t != "" {
+			token = t
+		}
+		gh, err := github.New(github.Config{BaseURL: f.githubURL, Token: token})
+		if err != nil {
+			return nil, usagef("--github-url: %v", err)
+		}
+		copts = append(copts, collect.WithGitHub(gh, f.githubOrgs...))
+	}
+	return &checker{f: f, pol: pol, c: collect.New(reg, v, env, copts...), reg: reg, opts: opts}, nil
 }
 
 // image collects and scores everything attached to img; collection problems are returned
