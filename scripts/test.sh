@@ -1,14 +1,32 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and all that .ci/run does). It installs and starts
 # what the tests need when missing — Debian's clickhouse-server, on loopback with its data under
-# .cache/ — then checks formatting, vets and tests every module and runs the policy tests. It is
-# idempotent and stops what it started. With CI=true a test that needs ClickHouse fails, never
-# skips, when ClickHouse is unreachable.
+# .cache/, and Debian's docker-registry, which the tests start themselves — then checks
+# formatting, vets and tests every module and runs the policy tests. It is idempotent and stops
+# what it started. With CI=true a test that needs ClickHouse or docker-registry fails, never
+# skips, when it is unavailable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 
 modules=(pkg policies services/ingest services/scorer services/api cmd/aspm)
+
+# Debian's docker-registry (the distribution server): installed here, never started here — the
+# tests start their own instances on loopback (pkg/oci/registrytest). Its postinst enables and
+# starts a system service on :5000 where an init system runs; stop and disable it, so nothing
+# the tests could come to rely on is left listening.
+if [ ! -x /usr/bin/docker-registry ]; then
+	echo "docker-registry: installing Debian's docker-registry" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq docker-registry >/dev/null
+	if [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+	elif [ -x /etc/init.d/docker-registry ]; then
+		$sudo /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+	fi
+fi
 
 started_clickhouse=0
 if ! scripts/clickhouse.sh status; then

@@ -21,7 +21,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -253,45 +252,15 @@ func TestSimpleSigning(t *testing.T) {
 	payload := []byte(simpleSigning)
 
 	// Keyless, as `cosign sign` did: certificate, Rekor hashedrekord entry, TSA timestamp.
-	ent, err := vs.Sign("dev@acme.example", "https://accounts.example", payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := ent.SignatureContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := ent.VerificationContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := ent.TlogEntries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tsrs, err := ent.Timestamps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The entry's signed entry timestamp is not exposed; sign it again as the log would.
-	tle := entries[0].TransparencyLogEntry()
-	set, err := vs.RekorSignPayload(tlog.RekorPayload{
-		Body:           base64.StdEncoding.EncodeToString(tle.GetCanonicalizedBody()),
-		IntegratedTime: tle.GetIntegratedTime(),
-		LogIndex:       tle.GetLogIndex(),
-		LogID:          hex.EncodeToString(tle.GetLogId().GetKeyId()),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := signKeyless(t, vs, payload)
 	keyless := attachment{
 		mediaType: cosign.SimpleSigningMediaType,
 		layer:     payload,
 		annotations: map[string]string{
-			cosign.SignatureAnnotation:        base64.StdEncoding.EncodeToString(sc.Signature()),
-			cosign.CertificateAnnotation:      pemOf(t, vc.Certificate()),
-			cosign.BundleAnnotation:           rekorAnnotation(t, tle, set),
-			cosign.RFC3161TimestampAnnotation: timestampAnnotation(t, tsrs[0]),
+			cosign.SignatureAnnotation:        base64.StdEncoding.EncodeToString(ks.sig),
+			cosign.CertificateAnnotation:      pemOf(t, ks.leaf),
+			cosign.BundleAnnotation:           rekorAnnotation(t, ks.tle, ks.tle.GetInclusionPromise().GetSignedEntryTimestamp()),
+			cosign.RFC3161TimestampAnnotation: timestampAnnotation(t, ks.tsr),
 		},
 	}
 

@@ -135,3 +135,27 @@ func (c *Client) cosignAttachment(ctx context.Context, repo name.Repository, tar
 	}
 	return a, true, nil
 }
+
+// Manifest returns the raw manifest reference (a tag, or a digest "sha256:…") names in repo,
+// or nil and no error when the registry has none; one larger than MaxManifestSize is refused.
+func (c *Client) Manifest(ctx context.Context, repo, reference string) ([]byte, error) {
+	r, err := c.repository(repo)
+	if err != nil {
+		return nil, err
+	}
+	var ref name.Reference = r.Tag(reference)
+	if d := evidence.Digest(reference); d.Validate() == nil {
+		ref = r.Digest(reference)
+	}
+	desc, err := remote.Get(ref, c.options(ctx)...)
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest %s: %w", ref, err)
+	}
+	if len(desc.Manifest) > MaxManifestSize {
+		return nil, fmt.Errorf("manifest %s: %w", ref, ErrTooLarge)
+	}
+	return desc.Manifest, nil
+}
