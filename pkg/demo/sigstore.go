@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -22,6 +23,7 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
@@ -340,3 +342,50 @@ func marshalBundle(vm *protobundle.VerificationMaterial, env *dsse.Envelope) ([]
 	}
 	return json.Marshal(v)
 }
+
+// SignMessageKeyed signs message (e.g. cosign's simple-signing payload) with the instance's
+// signing key and timestamps the signature, returning a message-signature bundle.
+func (s *Sigstore) SignMessageKeyed(message []byte) (*bundle.Bundle, error) {
+	sum := sha256.Sum256(message)
+	sig, err := ecdsa.SignASN1(rand.Reader, s.key, sum[:])
+	if err != nil {
+		return nil, fmt.Errorf("signing message: %w", err)
+	}
+	tsr, err := s.vs.TimestampResponse(sig)
+	if err != nil {
+		return nil, fmt.Errorf("timestamping signature: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(s.key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("encoding public key: %w", err)
+	}
+	pb := &protobundle.Bundle{
+		MediaType: BundleMediaType,
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content:                   &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: sha256Hex(der)}},
+			TimestampVerificationData: &protobundle.TimestampVerificationData{Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: tsr}}},
+		},
+		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+			Signature:     sig,
+		}},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, fmt.Errorf("assembling bundle: %w", err)
+	}
+	return b, nil
+}
+
+// ParseBundle reads bundle JSON as SignKeyless and SignKeyed return it.
+func ParseBundle(data []byte) (*bundle.Bundle, error) {
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("parsing bundle: %w", err)
+	}
+	return &b, nil
+}
+
+// Chain returns the CA chain above the certificates SignKeyless issues (intermediate, root),
+// as cosign records it next to a signature.
+func (s *Sigstore) Chain() []*x509.Certificate { return []*x509.Certificate{s.caInter, s.caRoot} }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/aspmhq/aspm/pkg/cosign"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/oci"
 )
@@ -77,6 +78,7 @@ type spec struct {
 	otherDigest bool // provenance names another artifact
 	noCommit    bool // provenance does not pin the source commit
 	malformed   bool // an unparseable bundle is attached too
+	allFormats  bool // also attached the other ways: cosign's .att/.sig/.sbom tags, the referrers tag schema
 	level       evidence.Level
 	gaps        map[string][]string
 }
@@ -110,6 +112,8 @@ var specs = []spec{
 		gaps: map[string][]string{"prod": {"source.unpinned"}}},
 	{name: "analytics-api", team: "data", envs: []string{"dev"}, builder: ghSame, malformed: true, level: 2,
 		gaps: map[string][]string{"dev": {"evidence.malformed", "sbom.missing"}}},
+	{name: "release-train", team: "platform", envs: []string{"prod"}, builder: slsaGenerator, sbom: sbomSigned, allFormats: true, level: 3,
+		gaps: map[string][]string{"prod": nil}},
 }
 
 // verifies reports whether the artifact's provenance is signed by trusted material and names it.
@@ -338,6 +342,11 @@ func attachEvidence(ctx context.Context, c *oci.Client, ss *Sigstore, sp spec, r
 			return err
 		}
 	}
+	if sp.allFormats {
+		if err := otherFormats(ctx, c, ss, sp, ref); err != nil {
+			return err
+		}
+	}
 	switch sp.sbom {
 	case sbomSigned:
 		_, st, err := sbomStatement(sp.name, ref.Digest)
@@ -383,4 +392,85 @@ func tamper(bundle []byte) ([]byte, error) {
 	raw[len(raw)-8] ^= 0x01
 	sig["sig"] = base64.StdEncoding.EncodeToString(raw)
 	return json.Marshal(b)
+}
+
+// otherFormats attaches sp's evidence the other ways tools do: cosign's legacy tags (a keyless
+// .att with the provenance, a key-signed .sig, an .sbom) and the referrers tag schema index
+// that clients maintain for registries without the referrers API.
+func otherFormats(ctx context.Context, c *oci.Client, ss *Sigstore, sp spec, ref evidence.ImageRef) error {
+	st, err := provenanceStatement(sp, ref.Digest)
+	if err != nil {
+		return err
+	}
+	raw, err := ss.SignKeyless(ctx, st, identity(sp))
+	if err != nil {
+		return err
+	}
+	b, err := ParseBundle(raw)
+	if err != nil {
+		return err
+	}
+	att, err := cosign.AttestationLayer(b, ss.Chain())
+	if err != nil {
+		return fmt.Errorf("cosign attestation: %w", err)
+	}
+	if _, err := cosign.Push(ctx, c, ref, cosign.KindAttestation, []cosign.Layer{att}); err != nil {
+		return err
+	}
+	payload, err := cosign.SimpleSigningPayload(ref)
+	if err != nil {
+		return err
+	}
+	sb, err := ss.SignMessageKeyed(payload)
+	if err != nil {
+		return err
+	}
+	sig, err := cosign.SignatureLayer(payload, sb, nil)
+	if err != nil {
+		return fmt.Errorf("cosign signature: %w", err)
+	}
+	if _, err := cosign.Push(ctx, c, ref, cosign.KindSignature, []cosign.Layer{sig}); err != nil {
+		return err
+	}
+	bom, _, err := sbomStatement(sp.name, ref.Digest)
+	if err != nil {
+		return err
+	}
+	if _, err := cosign.Push(ctx, c, ref, cosign.KindSBOM, []cosign.Layer{cosign.SBOMLayer(cosign.CycloneDXJSONMediaType, bom)}); err != nil {
+		return err
+	}
+	d, err := c.Attach(ctx, ref, mediaTypeCDX, mediaTypeCDX, bom, map[string]string{"org.opencontainers.image.description": "SBOM listed in the referrers tag schema too"})
+	if err != nil {
+		return err
+	}
+	return c.TagReferrer(ctx, ref, d)
+}
+
+// Coverage is what the coverage of the demo world must be once every deployment is scored:
+// the number of artifacts, by their highest level, with verified provenance, and with gaps.
+func Coverage() (total int, byLevel map[string]int, verified, withGaps int) {
+	byLevel = map[string]int{"L0": 0, "L1": 0, "L2": 0, "L3": 0}
+	for _, sp := range specs {
+		total++
+		byLevel[sp.level.String()]++
+		if sp.verifies() {
+			verified++
+		}
+		for _, g := range sp.gaps {
+			if len(g) > 0 {
+				withGaps++
+				break
+			}
+		}
+	}
+	return total, byLevel, verified, withGaps
+}
+
+// Deployments is the number of deployments Seed returns.
+func Deployments() int {
+	n := 0
+	for _, sp := range specs {
+		n += len(sp.envs)
+	}
+	return n
 }

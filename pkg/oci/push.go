@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -143,4 +144,53 @@ func (c *Client) PushManifest(ctx context.Context, repo, tag string, m v1.Manife
 type Blob struct {
 	MediaType string
 	Data      []byte
+}
+
+// TagReferrer lists the attachment manifest att, whose subject is img, in img's referrers tag
+// schema index (the sha256-<hex> tag), as clients do for registries without the referrers
+// API. The index is created when missing; an attachment already listed is not listed twice.
+func (c *Client) TagReferrer(ctx context.Context, img evidence.ImageRef, att evidence.Digest) error {
+	r, err := c.repository(img.Repository)
+	if err != nil {
+		return err
+	}
+	desc, err := remote.Get(r.Digest(string(att)), c.options(ctx)...)
+	if err != nil {
+		return fmt.Errorf("reading attachment %s: %w", att, err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		return fmt.Errorf("parsing attachment %s: %w", att, err)
+	}
+	tag := strings.Replace(string(img.Digest), ":", "-", 1)
+	idx := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	raw, err := c.Manifest(ctx, img.Repository, tag)
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return fmt.Errorf("parsing referrers tag %s: %w", tag, err)
+		}
+	}
+	for _, d := range idx.Manifests {
+		if d.Digest == desc.Digest {
+			return nil
+		}
+	}
+	artifactType := m.ArtifactType
+	if artifactType == "" {
+		artifactType = string(m.Config.MediaType)
+	}
+	idx.Manifests = append(idx.Manifests, v1.Descriptor{
+		MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: artifactType, Annotations: m.Annotations,
+	})
+	out, err := json.Marshal(idx)
+	if err != nil {
+		return fmt.Errorf("encoding referrers index: %w", err)
+	}
+	if err := remote.Put(r.Tag(tag), rawManifest{b: out, mt: types.OCIImageIndex}, c.options(ctx)...); err != nil {
+		return fmt.Errorf("writing referrers tag %s: %w", tag, err)
+	}
+	return nil
 }

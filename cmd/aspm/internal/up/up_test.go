@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -246,7 +247,8 @@ func TestDemo(t *testing.T) {
 	if code := getJSON(t, url+"/v1/coverage", &cov); code != http.StatusOK {
 		t.Fatalf("GET /v1/coverage: %d", code)
 	}
-	want := store.Coverage{Total: 14, ByLevel: map[string]int{"L0": 2, "L1": 5, "L2": 3, "L3": 4}, VerifiedProvenance: 10, WithGaps: 13}
+	total, byLevel, verified, withGaps := demo.Coverage()
+	want := store.Coverage{Total: total, ByLevel: byLevel, VerifiedProvenance: verified, WithGaps: withGaps}
 	if diff := cmp.Diff(want, cov); diff != "" {
 		t.Errorf("coverage (-want +got):\n%s\noutput:\n%s", diff, out.String())
 	}
@@ -259,8 +261,8 @@ func TestDemo(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(page), `<div class="n" id="total">14</div>`) {
-		t.Errorf("dashboard does not show the 14 deployed artifacts:\n%s", page)
+	if !strings.Contains(string(page), fmt.Sprintf(`<div class="n" id="total">%d</div>`, total)) {
+		t.Errorf("dashboard does not show the %d deployed artifacts:\n%s", total, page)
 	}
 	// /metrics serves every service's metrics and the runtime's, once each.
 	resp, err = http.Get(url + "/metrics")
@@ -272,7 +274,7 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /metrics: %d\n%s", resp.StatusCode, metrics)
 	}
-	for _, want := range []string{`aspm_scorer_scores_total{level="L3"} `, `aspm_ingest_messages_total{outcome="ok",subject="aspm.deploy.observed"} 15`, "go_goroutines ", "aspm_api_request_seconds_count"} {
+	for _, want := range []string{`aspm_scorer_scores_total{level="L3"} `, fmt.Sprintf(`aspm_ingest_messages_total{outcome="ok",subject="aspm.deploy.observed"} %d`, demo.Deployments()), "go_goroutines ", "aspm_api_request_seconds_count"} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
