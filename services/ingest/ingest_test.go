@@ -32,12 +32,13 @@ func TestIngest(t *testing.T) {
 
 	srv := httptest.NewServer(oci.NewRegistryHandler())
 	t.Cleanup(srv.Close)
-	client, err := oci.New(oci.Config{})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	client, err := oci.New(oci.Config{Insecure: []string{host}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, _ := random.Image(64, 1)
-	ref, err := client.PushImage(ctx, strings.TrimPrefix(srv.URL, "http://")+"/acme/app", "v1", img)
+	ref, err := client.PushImage(ctx, host+"/acme/app", "v1", img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +71,7 @@ func TestIngest(t *testing.T) {
 
 	svc, err := ingest.New(ingest.Config{
 		Bus: bus.Config{URL: ns.ClientURL()}, TrustedRoots: []string{rootPath}, TrustedKeys: map[string]string{"tekton-chains": keyPath},
+		Registry: oci.Config{Insecure: []string{host}},
 	}, ingest.Deps{})
 	if err != nil {
 		t.Fatal(err)
