@@ -60,6 +60,11 @@ type Config struct {
 	// endpoint (default https://api.github.com) and token.
 	GitHubOrgs []string
 	GitHub     github.Config
+	// Inventory is a YAML inventory file (environments → workloads → images) watched for
+	// changes; its deployments are observed, and removed ones end.
+	Inventory string
+	// Kube, when Kube.Cluster is set, watches a Kubernetes cluster's pods.
+	Kube KubeConfig
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -81,6 +86,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 0 || c.Fresh < 0 || c.RescanInterval < 0 || c.CrawlInterval < 0 {
 		return errors.New("ingest: workers, fresh, rescan and crawl intervals must not be negative")
+	}
+	if c.Kube.Cluster != "" {
+		if err := c.Kube.Validate(); err != nil {
+			return err
+		}
 	}
 	if len(c.TrustedRoots) == 0 && len(c.TrustedKeys) == 0 {
 		return errors.New("ingest: at least one trusted root (--trusted-root) or key (--trusted-key) is required to verify evidence")
@@ -237,6 +247,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	if len(s.cfg.Crawl) > 0 {
 		g.Go(func() error { return every(ctx, s.cfg.CrawlInterval, s.crawl) })
+	}
+	if s.cfg.Inventory != "" {
+		g.Go(func() error { return s.runInventory(ctx) })
+	}
+	if s.cfg.Kube.Cluster != "" {
+		g.Go(func() error { return s.runKube(ctx) })
 	}
 	return g.Wait()
 }

@@ -148,3 +148,74 @@ func TestNewNeedsTrustedMaterial(t *testing.T) {
 		t.Error("a missing trusted root file was accepted")
 	}
 }
+
+// TestInventorySource: a workload in the inventory file, named by tag, becomes a deployment
+// observation (the tag resolved to its digest) and then an evidence event.
+func TestInventorySource(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns, b := bustest.Connect(t)
+	srv := httptest.NewServer(oci.NewRegistryHandler())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	client, err := oci.New(oci.Config{Insecure: []string{host}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(64, 1)
+	ref, err := client.PushImage(ctx, host+"/acme/app", "v1.2", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := demo.NewSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rootJSON, _ := ss.TrustedRootJSON()
+	rootPath := filepath.Join(dir, "root.json")
+	inv := filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(rootPath, rootJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "org: acme\nenvironments:\n  prod:\n    workloads:\n      - name: app\n        namespace: shop\n        team: web\n        images: [" + host + "/acme/app:v1.2]\n"
+	if err := os.WriteFile(inv, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ingest.New(ingest.Config{
+		Bus: bus.Config{URL: ns.ClientURL()}, TrustedRoots: []string{rootPath},
+		Registry: oci.Config{Insecure: []string{host}}, Inventory: inv,
+	}, ingest.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	cons, err := b.JetStream().CreateOrUpdateConsumer(ctx, bus.StreamEvents, jetstream.ConsumerConfig{
+		FilterSubject: event.SubjectEvidenceCollected, AckPolicy: jetstream.AckNonePolicy,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatalf("no evidence event from the inventory: %v", err)
+	}
+	var got event.EvidenceCollected
+	if err := event.Decode(msg.Data(), event.SchemaEvidenceCollected, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Artifact.Image != ref {
+		t.Errorf("evidence about %s, want %s (the tag's digest)", got.Artifact.Image, ref)
+	}
+	deps, err := b.Deployments(ctx, ref.Digest)
+	if err != nil || len(deps) != 1 || deps[0].Environment != "prod" || deps[0].Team != "web" || deps[0].Workload != "app" || deps[0].Namespace != "shop" {
+		t.Errorf("deployments = %+v, %v", deps, err)
+	}
+}
