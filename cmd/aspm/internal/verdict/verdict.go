@@ -32,7 +32,10 @@ type Signer struct {
 // Evidence is one document, flattened for reports.
 type Evidence struct {
 	// Kind is "provenance", "sbom", "vsa" or "other".
-	Kind              string  `json:"kind"`
+	Kind string `json:"kind"`
+	// Source says where the document was found: oci-referrers, oci-referrers-tag,
+	// cosign-tag, github-attestations or file.
+	Source            string  `json:"source"`
 	PredicateType     string  `json:"predicate_type,omitempty"`
 	Verified          bool    `json:"verified"`
 	Error             string  `json:"error,omitempty"`
@@ -106,7 +109,7 @@ func kindOf(e evidence.Evidence) string {
 
 func flatten(e evidence.Evidence) Evidence {
 	out := Evidence{
-		Kind: kindOf(e), PredicateType: e.PredicateType, Verified: e.Verification.Verified,
+		Kind: kindOf(e), Source: e.Source, PredicateType: e.PredicateType, Verified: e.Verification.Verified,
 		Error: e.Verification.Error, SubjectMatch: e.SubjectMatch,
 	}
 	if e.Malformed != "" {
@@ -185,7 +188,7 @@ func WriteText(w io.Writer, v Verdict) error {
 				status += ": " + e.Error
 			}
 		}
-		fmt.Fprintf(tw, "\nevidence %d\t%s %s\n", i+1, e.Kind, e.PredicateType)
+		fmt.Fprintf(tw, "\nevidence %d\t%s %s (%s)\n", i+1, e.Kind, e.PredicateType, e.Source)
 		fmt.Fprintf(tw, "  signature\t%s\n", status)
 		if e.Signer != nil {
 			fmt.Fprintf(tw, "  signer\t%s (%s)\n", e.Signer.Identity, e.Signer.Issuer)
