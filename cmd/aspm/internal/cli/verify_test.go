@@ -182,8 +182,15 @@ func TestVerifyUsage(t *testing.T) {
 	}
 }
 
-// TestVerifyImage fetches the evidence of demo images from a real in-process registry.
-func TestVerifyImage(t *testing.T) {
+// seededRegistry is an in-process registry holding the demo world, with the files that
+// trust its signatures.
+type seededRegistry struct {
+	host, rootPath, keyPath string
+	world                   *demo.World
+}
+
+func seed(t *testing.T) seededRegistry {
+	t.Helper()
 	ctx := context.Background()
 	reg := httptest.NewServer(oci.NewRegistryHandler())
 	t.Cleanup(reg.Close)
@@ -203,16 +210,25 @@ func TestVerifyImage(t *testing.T) {
 	dir := t.TempDir()
 	rootJSON, _ := ss.TrustedRootJSON()
 	keyPEM, _ := ss.PublicKeyPEM()
-	rootPath, keyPath := filepath.Join(dir, "demo.json"), filepath.Join(dir, "key.pub")
-	if err := os.WriteFile(rootPath, rootJSON, 0o600); err != nil {
+	sr := seededRegistry{host: host, rootPath: filepath.Join(dir, "demo.json"), keyPath: filepath.Join(dir, "key.pub"), world: world}
+	if err := os.WriteFile(sr.rootPath, rootJSON, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+	if err := os.WriteFile(sr.keyPath, keyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range world.Expected {
-		v := verifyJSON(t, cli.ExitOK, e.Image.String(), "--env", e.Environment,
-			"--trusted-root", "demo="+rootPath, "--key", demo.KeyName+"="+keyPath, "--insecure-registry", host)
+	return sr
+}
+
+func (sr seededRegistry) trustArgs() []string {
+	return []string{"--trusted-root", "demo=" + sr.rootPath, "--key", demo.KeyName + "=" + sr.keyPath}
+}
+
+// TestVerifyImage fetches the evidence of demo images from a real in-process registry.
+func TestVerifyImage(t *testing.T) {
+	sr := seed(t)
+	for _, e := range sr.world.Expected {
+		v := verifyJSON(t, cli.ExitOK, append([]string{e.Image.String(), "--env", e.Environment, "--insecure-registry", sr.host}, sr.trustArgs()...)...)
 		if v.SLSALevel != int(e.Level) || v.Artifact.Digest != string(e.Image.Digest) {
 			t.Errorf("%s in %s: level %d, want %d", e.Image, e.Environment, v.SLSALevel, e.Level)
 		}
@@ -224,5 +240,72 @@ func TestVerifyImage(t *testing.T) {
 		if len(v.Gaps) != len(e.Gaps) {
 			t.Errorf("%s in %s: gaps %v, want %v", e.Image, e.Environment, v.Gaps, e.Gaps)
 		}
+	}
+}
+
+// TestScan crawls the seeded registry: every artifact once, with every attachment format.
+func TestScan(t *testing.T) {
+	sr := seed(t)
+	code, out, errOut := run(t, append([]string{"scan", sr.host, "--insecure", "-o", "json"}, sr.trustArgs()...)...)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var results []struct {
+		Image     string `json:"image"`
+		SLSALevel int    `json:"slsa_level"`
+		Evidence  []struct {
+			Kind     string `json:"kind"`
+			Source   string `json:"source"`
+			Verified bool   `json:"verified"`
+		} `json:"evidence"`
+	}
+	if err := json.Unmarshal([]byte(out), &results); err != nil {
+		t.Fatalf("not a JSON array: %v\n%s", err, out)
+	}
+	artifacts := map[string]bool{}
+	for _, e := range sr.world.Expected {
+		artifacts[e.Image.String()] = true
+	}
+	if len(results) != len(artifacts) {
+		t.Fatalf("%d results, want %d (one per artifact)", len(results), len(artifacts))
+	}
+	for _, r := range results {
+		if !artifacts[r.Image] {
+			t.Errorf("unexpected artifact %s", r.Image)
+		}
+		if !strings.Contains(r.Image, "/acme/release-train@") {
+			continue
+		}
+		sources := map[string]bool{}
+		for _, e := range r.Evidence {
+			sources[e.Kind+" "+e.Source] = true
+		}
+		for _, want := range []string{"provenance oci-referrers", "provenance cosign-tag", "other cosign-tag", "sbom cosign-tag", "sbom oci-referrers"} {
+			if !sources[want] {
+				t.Errorf("release-train lacks %s: %v", want, sources)
+			}
+		}
+		if r.SLSALevel != 3 {
+			t.Errorf("release-train level %d, want 3", r.SLSALevel)
+		}
+	}
+	// Filters: one repository, and a pattern that matches nothing.
+	code, out, _ = run(t, append([]string{"scan", sr.host, "--insecure", "-o", "json", "--include", "acme/payments-*"}, sr.trustArgs()...)...)
+	if code != cli.ExitOK || strings.Count(out, `"image":`) != 1 || !strings.Contains(out, "payments-api") {
+		t.Errorf("--include acme/payments-*: exit %d\n%s", code, out)
+	}
+	code, out, _ = run(t, append([]string{"scan", sr.host, "--insecure", "-o", "json", "--exclude", "acme/*"}, sr.trustArgs()...)...)
+	if code != cli.ExitOK || strings.TrimSpace(out) != "[]" {
+		t.Errorf("--exclude acme/*: exit %d\n%s", code, out)
+	}
+	// Without --insecure, plain HTTP to the registry is refused, with a hint.
+	code, _, errOut = run(t, append([]string{"scan", sr.host}, sr.trustArgs()...)...)
+	if code != cli.ExitFailure || !strings.Contains(errOut, "insecure") {
+		t.Errorf("without --insecure: exit %d, %s", code, errOut)
+	}
+	// A gate over the whole crawl.
+	code, _, errOut = run(t, append([]string{"scan", sr.host, "--insecure", "--min-level", "1"}, sr.trustArgs()...)...)
+	if code != cli.ExitFailure || !strings.Contains(errOut, "legacy-batch") {
+		t.Errorf("--min-level 1 over the demo: exit %d, %s", code, errOut)
 	}
 }
