@@ -22,6 +22,7 @@ const (
 	StreamDead       = "ASPM_DEAD"
 	BucketEvidence   = "aspm_evidence"
 	BucketDeploy     = "aspm_deployments"
+	BucketDecisions  = "aspm_decisions"
 	ObjectStoreSBOMs = "aspm_sboms"
 
 	ConsumerIngest = "ingest"
@@ -149,6 +150,7 @@ func (b *Bus) EnsureStreams(ctx context.Context) error {
 	for _, kc := range []jetstream.KeyValueConfig{
 		{Bucket: BucketEvidence, Description: "latest evidence set per artifact digest", History: 1, Storage: jetstream.FileStorage, Replicas: b.replicas},
 		{Bucket: BucketDeploy, Description: "deployments per artifact digest", History: 1, Storage: jetstream.FileStorage, Replicas: b.replicas},
+		{Bucket: BucketDecisions, Description: "last policy decision per artifact and environment", History: 1, Storage: jetstream.FileStorage, Replicas: b.replicas},
 	} {
 		if _, err := b.js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
 			return fmt.Errorf("creating key-value bucket %s: %w", kc.Bucket, err)

@@ -165,9 +165,10 @@ func NewScoreComputed(s evidence.Score) ScoreComputed {
 	}
 }
 
-// GapFingerprint identifies a gap code for an artifact in an environment of an org.
-func GapFingerprint(org string, img evidence.ImageRef, env, code string) string {
-	return contentID("gap", org, img.Digest, env, code)[:24]
+// GapFingerprint identifies a gap code for an artifact in an environment: it is the same for
+// every evaluation that finds the gap, so tickets can follow it.
+func GapFingerprint(d evidence.Digest, env, code string) string {
+	return contentID("gap", d, env, code)[:24]
 }
 
 // NewGapChanged returns a gap.opened (opened true) or gap.closed message from score s.
@@ -176,7 +177,7 @@ func NewGapChanged(opened bool, s evidence.Score, g evidence.Gap) GapChanged {
 	if opened {
 		schema = SchemaGapOpened
 	}
-	fp := GapFingerprint(s.Org, s.Image, s.Environment, g.Code)
+	fp := GapFingerprint(s.Image.Digest, s.Environment, g.Code)
 	return GapChanged{
 		Header:      Header{Schema: schema, ID: contentID(schema, fp, s.EvaluationID), Time: s.EvaluatedAt.UTC()},
 		Image:       s.Image,

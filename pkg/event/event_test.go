@@ -273,13 +273,13 @@ func TestGapChangedID(t *testing.T) {
 	checkIDs(t, id(true, none),
 		[]idCase{
 			{"another message", id(true, func(_ *evidence.Score, g *evidence.Gap) { g.Message = "reworded" })},
+			{"another org: the fingerprint names artifact, environment and code", id(true, func(s *evidence.Score, _ *evidence.Gap) { s.Org = "other" })},
 		},
 		[]idCase{
 			{"closed instead of opened", id(false, none)},
 			{"another gap code", id(true, func(_ *evidence.Score, g *evidence.Gap) { g.Code = "sbom.missing" })},
 			{"another evaluation", id(true, func(s *evidence.Score, _ *evidence.Gap) { s.EvaluationID = "fedcba9876543210" })},
 			{"another environment", id(true, func(s *evidence.Score, _ *evidence.Gap) { s.Environment = "staging" })},
-			{"another org", id(true, func(s *evidence.Score, _ *evidence.Gap) { s.Org = "other" })},
 			{"another artifact", id(true, func(s *evidence.Score, _ *evidence.Gap) { s.Image = imageB })},
 		})
 }
@@ -295,7 +295,7 @@ func TestNewGapChanged(t *testing.T) {
 		Org:         s.Org,
 		Team:        s.Team,
 		Gap:         g,
-		Fingerprint: event.GapFingerprint(s.Org, s.Image, s.Environment, g.Code),
+		Fingerprint: event.GapFingerprint(s.Image.Digest, s.Environment, g.Code),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("NewGapChanged (-want +got):\n%s", diff)
@@ -306,19 +306,18 @@ func TestNewGapChanged(t *testing.T) {
 }
 
 func TestGapFingerprint(t *testing.T) {
-	fp := event.GapFingerprint("acme", imageA, "prod", "sbom.missing")
+	a, b := imageA.Digest, imageB.Digest
+	fp := event.GapFingerprint(a, "prod", "sbom.missing")
 	if len(fp) != 24 || strings.Trim(fp, "0123456789abcdef") != "" {
 		t.Fatalf("GapFingerprint = %q, want 24 lowercase hex characters", fp)
 	}
-	checkIDs(t, func() string { return event.GapFingerprint("acme", imageA, "prod", "sbom.missing") },
+	checkIDs(t, func() string { return event.GapFingerprint(a, "prod", "sbom.missing") },
 		nil,
 		[]idCase{
-			{"another code", func() string { return event.GapFingerprint("acme", imageA, "prod", "provenance.missing") }},
-			{"another environment", func() string { return event.GapFingerprint("acme", imageA, "staging", "sbom.missing") }},
-			{"another org", func() string { return event.GapFingerprint("globex", imageA, "prod", "sbom.missing") }},
-			{"another digest", func() string { return event.GapFingerprint("acme", imageB, "prod", "sbom.missing") }},
-			{"org and environment swapped", func() string { return event.GapFingerprint("prod", imageA, "acme", "sbom.missing") }},
-			{"text moved between environment and code", func() string { return event.GapFingerprint("acme", imageA, "prods", "bom.missing") }},
+			{"another code", func() string { return event.GapFingerprint(a, "prod", "provenance.missing") }},
+			{"another environment", func() string { return event.GapFingerprint(a, "staging", "sbom.missing") }},
+			{"another digest", func() string { return event.GapFingerprint(b, "prod", "sbom.missing") }},
+			{"text moved between environment and code", func() string { return event.GapFingerprint(a, "prods", "bom.missing") }},
 		})
 }
 

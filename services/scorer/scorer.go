@@ -157,17 +157,13 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	history, err := s.store.ScoreHistory(ctx, m.Artifact.Image.Digest)
-	if err != nil {
-		return fmt.Errorf("reading score history: %w", err)
-	}
 	start := time.Now()
 	if err := s.store.WriteEvaluation(ctx, store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores}); err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", m.Artifact.Image, err)
 	}
 	s.metrics.writes.Observe(time.Since(start).Seconds())
 	for _, sc := range scores {
-		if err := s.announce(ctx, sc, previous(history, sc)); err != nil {
+		if err := s.announce(ctx, sc); err != nil {
 			return err
 		}
 		s.metrics.levels.WithLabelValues(sc.Level.String()).Inc()
@@ -220,57 +216,58 @@ func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []e
 	return scores, nil
 }
 
-// previous returns the score in history for sc's environment that came just before sc, or
-// nil. Using history rather than the current state keeps gap transitions the same when a
-// message is redelivered after its write succeeded.
-func previous(history []evidence.Score, sc evidence.Score) *evidence.Score {
-	var prev *evidence.Score
-	for i := range history {
-		h := &history[i]
-		if h.Environment != sc.Environment || h.EvaluationID == sc.EvaluationID || later(*h, sc) {
-			continue
-		}
-		if prev == nil || later(*h, *prev) {
-			prev = h
-		}
-	}
-	return prev
-}
-
-// later reports whether a was evaluated after b.
-func later(a, b evidence.Score) bool {
+// later reports whether decision a was made after score b.
+func later(a bus.Decision, b evidence.Score) bool {
 	if c := a.EvaluatedAt.Compare(b.EvaluatedAt); c != 0 {
 		return c > 0
 	}
 	return cmp.Compare(a.EvaluationID, b.EvaluationID) > 0
 }
 
-// announce publishes the score and the gaps it opened and closed relative to prev.
-func (s *Service) announce(ctx context.Context, sc evidence.Score, prev *evidence.Score) error {
+// announce publishes the score, then the gaps it opened and closed relative to the last
+// decision for its artifact and environment (kept in a KV bucket), and records it as the last
+// decision. Redelivery repeats the same message IDs, which JetStream drops; an evaluation older
+// than the last decision announces no transitions; two replicas racing retry on the conflict.
+func (s *Service) announce(ctx context.Context, sc evidence.Score) error {
 	if err := s.bus.Publish(ctx, event.SubjectScoreComputed, event.NewScoreComputed(sc)); err != nil {
 		return err
 	}
-	before := map[string]evidence.Gap{}
-	if prev != nil {
+	for attempt := 0; ; attempt++ {
+		prev, rev, found, err := s.bus.LastDecision(ctx, sc.Image.Digest, sc.Environment)
+		if err != nil {
+			return err
+		}
+		if found && (prev.EvaluationID == sc.EvaluationID || later(prev, sc)) {
+			return nil
+		}
+		before := map[string]evidence.Gap{}
 		for _, g := range prev.Gaps {
 			before[g.Code] = g
 		}
-	}
-	now := map[string]bool{}
-	for _, g := range sc.Gaps {
-		now[g.Code] = true
-		if _, ok := before[g.Code]; !ok {
-			if err := s.bus.Publish(ctx, event.SubjectGapOpened, event.NewGapChanged(true, sc, g)); err != nil {
-				return err
+		now := map[string]bool{}
+		for _, g := range sc.Gaps {
+			if now[g.Code] {
+				continue
+			}
+			now[g.Code] = true
+			if _, ok := before[g.Code]; !ok {
+				if err := s.bus.Publish(ctx, event.SubjectGapOpened, event.NewGapChanged(true, sc, g)); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	for code, g := range before {
-		if !now[code] {
-			if err := s.bus.Publish(ctx, event.SubjectGapClosed, event.NewGapChanged(false, sc, g)); err != nil {
-				return err
+		for code, g := range before {
+			if !now[code] {
+				if err := s.bus.Publish(ctx, event.SubjectGapClosed, event.NewGapChanged(false, sc, g)); err != nil {
+					return err
+				}
 			}
 		}
+		err = s.bus.PutDecision(ctx, sc.Image.Digest, sc.Environment,
+			bus.Decision{EvaluationID: sc.EvaluationID, EvaluatedAt: sc.EvaluatedAt, Level: sc.Level, Gaps: sc.Gaps}, rev)
+		if errors.Is(err, bus.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return err
 	}
-	return nil
 }

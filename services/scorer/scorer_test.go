@@ -56,6 +56,9 @@ func gapEvents(t *testing.T, ctx context.Context, js jetstream.JetStream) map[st
 				t.Fatal(err)
 			}
 			out[msg.Subject()] = append(out[msg.Subject()], g.Gap.Code)
+			if want := event.GapFingerprint(g.Image.Digest, g.Environment, g.Gap.Code); g.Fingerprint != want {
+				t.Errorf("%s %s: fingerprint %q, want %q (digest, environment, code)", msg.Subject(), g.Gap.Code, g.Fingerprint, want)
+			}
 		}
 		if n == 0 {
 			break
@@ -153,6 +156,17 @@ func TestScorer(t *testing.T) {
 	if err != nil || len(cur) != 1 || slices.Contains(cur[0].GapCodes(), "sbom.missing") {
 		t.Errorf("current scores = %+v, %v", cur, err)
 	}
+	// A rescan that finds the same evidence, and an older collection arriving late, announce
+	// no gap transitions.
+	third := event.NewEvidenceCollected("rescan-1", evidence.ArtifactEvidence{Image: img, CollectedAt: t0.Add(3 * time.Minute), Evidence: []evidence.Evidence{sbomEvidence()}})
+	late := event.NewEvidenceCollected("deploy-0", evidence.ArtifactEvidence{Image: img, CollectedAt: t0.Add(30 * time.Second), Evidence: []evidence.Evidence{}})
+	for _, m := range []event.EvidenceCollected{third, late} {
+		if err := b.Publish(ctx, event.SubjectEvidenceCollected, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitHistory(4)
+	time.Sleep(300 * time.Millisecond)
 	got := gapEvents(t, ctx, b.JetStream())
 	want := map[string][]string{
 		event.SubjectGapOpened: {"level.below_required", "provenance.missing", "sbom.missing", "sbom.unsigned"},
