@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,12 +30,21 @@ import (
 // Config configures the scorer.
 type Config struct {
 	Bus bus.Config
+	// PolicyPath, when set, is the policy directory or bundle Deps.Policy was loaded from; it
+	// is reloaded every PolicyReloadInterval (default 5s) when its files change.
+	PolicyPath           string
+	PolicyReloadInterval time.Duration
 	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
 	Listen string
 }
 
 // Validate fills in defaults and reports whether c is usable.
-func (c *Config) Validate() error { return c.Bus.Validate() }
+func (c *Config) Validate() error {
+	if c.PolicyReloadInterval == 0 {
+		c.PolicyReloadInterval = 5 * time.Second
+	}
+	return c.Bus.Validate()
+}
 
 // Deps are what the scorer works with: the store it writes and the prepared policy.
 type Deps struct {
@@ -47,7 +57,7 @@ type Deps struct {
 type Service struct {
 	cfg      Config
 	store    store.Store
-	policy   *policy.Engine
+	policy   atomic.Pointer[policy.Engine]
 	log      *slog.Logger
 	bus      *bus.Bus
 	registry *prometheus.Registry
@@ -59,6 +69,7 @@ type metrics struct {
 	evalTime prometheus.Histogram
 	writes   prometheus.Histogram
 	levels   *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
 }
 
 // New builds the scorer; it connects to nothing yet.
@@ -73,7 +84,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, store: deps.Store, policy: deps.Policy, log: log, registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry()}
+	s.policy.Store(deps.Policy)
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_scorer_messages_total", Help: "Messages handled, by outcome (ok, retry, dead).",
@@ -90,7 +102,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			Name: "aspm_scorer_scores_total", Help: "Scores computed, by SLSA level.",
 		}, []string{"level"}),
 	}
-	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels)
+	s.metrics.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aspm_scorer_policy_reloads_total", Help: "Policy changes loaded or rejected.",
+	}, []string{"result"})
+	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads)
 	return s, nil
 }
 
@@ -123,7 +138,10 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
 	}
-	s.log.Info("scorer running", "nats", s.cfg.Bus.URL, "policy", s.policy.Version(), "listen", s.cfg.Listen)
+	s.log.Info("scorer running", "nats", s.cfg.Bus.URL, "policy", s.policy.Load().Version(), "listen", s.cfg.Listen)
+	if s.cfg.PolicyPath != "" {
+		g.Go(func() error { return s.watchPolicy(ctx) })
+	}
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerScorer, s.handle, bus.ConsumeOptions{
 			Logger: s.log,
@@ -188,16 +206,17 @@ func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []e
 		envs = append(envs, env)
 	}
 	slices.Sort(envs)
+	pol := s.policy.Load() // one policy version for the whole message
 	scores := make([]evidence.Score, 0, len(envs))
 	for _, env := range envs {
 		d := byEnv[env]
 		start := time.Now()
-		dec, err := s.policy.Evaluate(ctx, policy.Input{Artifact: m.Artifact.Image, Environment: env, Deployment: d, Evidence: m.Artifact.Evidence})
+		dec, err := pol.Evaluate(ctx, policy.Input{Artifact: m.Artifact.Image, Environment: env, Deployment: d, Evidence: m.Artifact.Evidence})
 		if err != nil {
 			return nil, fmt.Errorf("evaluating policy for %s in %s: %w", m.Artifact.Image, env, err)
 		}
 		s.metrics.evalTime.Observe(time.Since(start).Seconds())
-		h := sha256.Sum256([]byte(m.ID + "\x00" + env + "\x00" + s.policy.Version()))
+		h := sha256.Sum256([]byte(m.ID + "\x00" + env + "\x00" + pol.Version()))
 		scores = append(scores, evidence.Score{
 			Image:              m.Artifact.Image,
 			Environment:        env,
@@ -208,7 +227,7 @@ func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []e
 			VerifiedProvenance: dec.VerifiedProvenance,
 			Gaps:               dec.Gaps,
 			Explanation:        dec.Explanation,
-			PolicyVersion:      s.policy.Version(),
+			PolicyVersion:      pol.Version(),
 			EvaluationID:       hex.EncodeToString(h[:16]),
 			EvaluatedAt:        m.Artifact.CollectedAt.UTC().Truncate(time.Second),
 		})

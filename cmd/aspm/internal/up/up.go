@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sc, err := scorer.New(scorer.Config{Bus: busCfg}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
+	sc, err := scorer.New(scorer.Config{Bus: busCfg, PolicyPath: cfg.PolicyPath}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
 	if err != nil {
 		return err
 	}
