@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -123,6 +124,108 @@ type ArtifactDetail struct {
 	Deployments []evidence.Deployment `json:"deployments"`
 }
 
+// The page sizes of an artifact listing.
+const (
+	// DefaultArtifactLimit is the page size of an ArtifactQuery whose Limit is 0.
+	DefaultArtifactLimit = 100
+	// MaxArtifactLimit is the greatest Limit an ArtifactQuery may ask for.
+	MaxArtifactLimit = 1000
+)
+
+// ArtifactQuery narrows an artifact listing; zero fields match everything.
+//
+// An artifact's matching deployments are the latest observations of its deployment keys that
+// match every non-empty field of Org, Team and Environment. It is listed when one of them has not
+// ended, and then summarised over the environments of those that have not; with IncludeEnded, an
+// artifact whose matching deployments all ended is listed too, summarised over the environments
+// where they ran. Level, Gap and Repository then filter those summaries.
+type ArtifactQuery struct {
+	Org         string
+	Team        string
+	Environment string
+	// Level, when set, keeps artifacts whose highest current level over the matching
+	// environments equals it (0 for artifacts deployed but not yet scored).
+	Level *evidence.Level
+	// Gap, when set, keeps artifacts with a current gap of this code in a matching environment.
+	Gap string
+	// Repository, when set, keeps artifacts whose image repository (ArtifactSummary.Image)
+	// equals it.
+	Repository string
+	// IncludeEnded also lists artifacts whose matching deployments all ended.
+	IncludeEnded bool
+	// Limit is the page size: 0 for DefaultArtifactLimit, at most MaxArtifactLimit.
+	Limit int
+	// After is the opaque cursor a previous page returned; empty for the first page.
+	After string
+}
+
+// Validate reports whether q's limit is 0 to MaxArtifactLimit, its level, when set, 0 to 3, and
+// its cursor one that a listing returned. The error wraps evidence.ErrInvalid.
+func (q ArtifactQuery) Validate() error {
+	if q.Limit < 0 || q.Limit > MaxArtifactLimit {
+		return fmt.Errorf("%w: artifact query: limit %d: want 1 to %d, or 0 for %d", evidence.ErrInvalid,
+			q.Limit, MaxArtifactLimit, DefaultArtifactLimit)
+	}
+	if q.Level != nil {
+		if err := q.Level.Validate(); err != nil {
+			return fmt.Errorf("artifact query: %w", err)
+		}
+	}
+	if _, err := q.AfterDigest(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// PageSize returns q.Limit, or DefaultArtifactLimit when it is 0.
+func (q ArtifactQuery) PageSize() int {
+	if q.Limit == 0 {
+		return DefaultArtifactLimit
+	}
+	return q.Limit
+}
+
+// AfterDigest returns the digest q.After continues after, or "" when q.After is empty. The error
+// wraps evidence.ErrInvalid when q.After is not a cursor that ArtifactCursor made.
+func (q ArtifactQuery) AfterDigest() (evidence.Digest, error) {
+	if q.After == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(q.After)
+	if err != nil {
+		return "", fmt.Errorf("%w: artifact query: cursor %q: not a cursor from a previous page", evidence.ErrInvalid, q.After)
+	}
+	d, err := evidence.ParseDigest(string(b))
+	if err != nil {
+		return "", fmt.Errorf("%w: artifact query: cursor %q: not a cursor from a previous page", evidence.ErrInvalid, q.After)
+	}
+	return d, nil
+}
+
+// ArtifactCursor returns the opaque cursor of a listing that continues after the artifact with
+// digest d: an unpadded base64url encoding of the digest.
+func ArtifactCursor(d evidence.Digest) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(d))
+}
+
+// ArtifactSummary is one artifact in a listing, summarised over the environments its matching
+// deployments run in (see ArtifactQuery).
+type ArtifactSummary struct {
+	Image evidence.ImageRef `json:"image"`
+	// SLSALevel is the highest current level over the environments; 0 when not yet scored.
+	SLSALevel evidence.Level `json:"slsa_level"`
+	// Risk is the highest current risk over the environments; 0 when not yet scored.
+	Risk int `json:"risk"`
+	// VerifiedProvenance is true when a current score in one of the environments says so.
+	VerifiedProvenance bool `json:"verified_provenance"`
+	// Gaps are the distinct codes of the current gaps in the environments, sorted; never nil.
+	Gaps []string `json:"gaps"`
+	// Environments are the distinct environments, sorted; never nil.
+	Environments []string `json:"environments"`
+	// CollectedAt is when the artifact's latest evidence set was collected.
+	CollectedAt time.Time `json:"collected_at"`
+}
+
 // Reader answers the api's questions.
 type Reader interface {
 	// Coverage counts deployed artifacts matching q; ended deployments do not count.
@@ -136,6 +239,15 @@ type Reader interface {
 	// evaluation ID), ordered by evaluation time, then evaluation ID, then environment; it is
 	// empty (no error) when d was never scored.
 	ScoreHistory(ctx context.Context, d evidence.Digest) ([]evidence.Score, error)
+	// ListArtifacts returns one page of the artifacts q matches, ordered by digest, and the
+	// cursor of the next page in next, "" on the last page. Items is empty, not nil, when nothing
+	// matches. The error wraps evidence.ErrInvalid when q is invalid (see ArtifactQuery.Validate).
+	ListArtifacts(ctx context.Context, q ArtifactQuery) (items []ArtifactSummary, next string, err error)
+	// EachArtifact calls fn for every artifact with at least one deployment that has not ended,
+	// with its detail as Artifact returns it, in digest order. It stops at fn's first error and
+	// returns it, wrapped; fn may call the store. Artifacts written while it runs may or may
+	// not be visited.
+	EachArtifact(ctx context.Context, fn func(ArtifactDetail) error) error
 }
 
 // Store is a Writer and a Reader that can be health-checked and closed.

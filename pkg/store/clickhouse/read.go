@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/store"
 )
@@ -45,22 +47,27 @@ const (
 		)
 		GROUP BY level`
 
-	selectArtifact = `SELECT repository, errors, version FROM artifacts FINAL WHERE digest = ?`
+	// The readers of artifact details take a set of digests (a GroupSet), so that one query
+	// serves one artifact or a batch of them.
+	selectArtifacts = `SELECT digest, repository, errors, version FROM artifacts FINAL
+		WHERE digest IN ? ORDER BY digest`
 
-	selectEvidence = `SELECT document FROM evidence FINAL WHERE digest = ? AND version = ? ORDER BY position`
+	// selectEvidence reads the documents of given collections: (digest, version) pairs.
+	selectEvidence = `SELECT digest, document FROM evidence FINAL
+		WHERE (digest, version) IN (?) ORDER BY digest, position`
 
 	selectDeployments = `
-		SELECT repository, org, team, environment, cluster, namespace, workload, version, ended_ns
-		FROM deployments FINAL WHERE digest = ?
-		ORDER BY environment, cluster, namespace, workload, org, repository`
+		SELECT digest, repository, org, team, environment, cluster, namespace, workload, version, ended_ns
+		FROM deployments FINAL WHERE digest IN ?
+		ORDER BY digest, environment, cluster, namespace, workload, org, repository`
 
 	selectCurrentScores = `
-		SELECT score FROM scores FINAL WHERE digest = ?
-		ORDER BY environment, version DESC, evaluation_id DESC
-		LIMIT 1 BY environment`
+		SELECT digest, score FROM scores FINAL WHERE digest IN ?
+		ORDER BY digest, environment, version DESC, evaluation_id DESC
+		LIMIT 1 BY digest, environment`
 
 	selectScoreHistory = `
-		SELECT score FROM scores FINAL WHERE digest = ?
+		SELECT digest, score FROM scores FINAL WHERE digest = ?
 		ORDER BY version, evaluation_id, environment`
 )
 
@@ -112,71 +119,113 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 // environment and its deployments, ended ones included. The error wraps store.ErrNotFound when d
 // was never written.
 func (s *Store) Artifact(ctx context.Context, d evidence.Digest) (store.ArtifactDetail, error) {
-	rows, err := s.conn.Query(ctx, selectArtifact, string(d))
+	details, err := s.details(ctx, []evidence.Digest{d})
 	if err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: %w", d, err)
+		return store.ArtifactDetail{}, err
 	}
-	a := store.ArtifactDetail{Image: evidence.ImageRef{Digest: d}}
-	var version uint64
-	found := rows.Next()
-	if found {
-		err = rows.Scan(&a.Image.Repository, &a.Errors, &version)
-	}
-	err = firstErr(err, rows.Err(), rows.Close())
-	if err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: %w", d, err)
-	}
-	if !found {
+	if len(details) == 0 {
 		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: %w", d, store.ErrNotFound)
 	}
-	a.CollectedAt = time.Unix(0, int64(version)).UTC()
-	if len(a.Errors) == 0 {
-		a.Errors = nil
-	}
-	if a.Evidence, err = queryJSON[evidence.Evidence](ctx, s, selectEvidence, string(d), version); err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading evidence of %s: %w", d, err)
-	}
-	if a.Scores, err = s.CurrentScores(ctx, d); err != nil {
-		return store.ArtifactDetail{}, err
-	}
-	if a.Deployments, err = s.deployments(ctx, d); err != nil {
-		return store.ArtifactDetail{}, err
-	}
-	return a, nil
+	return details[0], nil
 }
 
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+// digestSet is ds as the set of an IN clause.
+func digestSet(ds []evidence.Digest) chgo.GroupSet {
+	set := chgo.GroupSet{Value: make([]any, len(ds))}
+	for i, d := range ds {
+		set.Value[i] = string(d)
 	}
-	return nil
+	return set
 }
 
-func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.Deployment, error) {
-	rows, err := s.conn.Query(ctx, selectDeployments, string(d))
+// details returns the details of the artifacts ds that were written, ordered by digest.
+func (s *Store) details(ctx context.Context, ds []evidence.Digest) ([]store.ArtifactDetail, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	set := digestSet(ds)
+	details, collections, err := s.artifacts(ctx, set)
+	if err != nil || len(details) == 0 {
+		return details, err
+	}
+	docs, err := queryJSON[evidence.Evidence](ctx, s, selectEvidence, collections)
 	if err != nil {
-		return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		return nil, fmt.Errorf("reading evidence: %w", err)
+	}
+	scores, err := queryJSON[evidence.Score](ctx, s, selectCurrentScores, set)
+	if err != nil {
+		return nil, fmt.Errorf("reading current scores: %w", err)
+	}
+	deps, err := s.deployments(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	for i := range details {
+		d := details[i].Image.Digest
+		details[i].Evidence = nonNil(docs[d])
+		details[i].Scores = nonNil(scores[d])
+		details[i].Deployments = nonNil(deps[d])
+	}
+	return details, nil
+}
+
+// artifacts reads the artifact rows of the digests in set, ordered by digest, and the (digest,
+// version) pair of each one's latest collection.
+func (s *Store) artifacts(ctx context.Context, set chgo.GroupSet) ([]store.ArtifactDetail, []chgo.GroupSet, error) {
+	rows, err := s.conn.Query(ctx, selectArtifacts, set)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading artifacts: %w", err)
 	}
 	defer rows.Close()
-	deps := []evidence.Deployment{}
+	var details []store.ArtifactDetail
+	var collections []chgo.GroupSet
 	for rows.Next() {
-		dep := evidence.Deployment{Image: evidence.ImageRef{Digest: d}}
-		var version, ended uint64
-		if err := rows.Scan(&dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment, &dep.Cluster,
-			&dep.Namespace, &dep.Workload, &version, &ended); err != nil {
-			return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		var a store.ArtifactDetail
+		var digest string
+		var version uint64
+		if err := rows.Scan(&digest, &a.Image.Repository, &a.Errors, &version); err != nil {
+			return nil, nil, fmt.Errorf("reading artifacts: %w", err)
 		}
+		a.Image.Digest = evidence.Digest(digest)
+		a.CollectedAt = time.Unix(0, int64(version)).UTC()
+		if len(a.Errors) == 0 {
+			a.Errors = nil
+		}
+		details = append(details, a)
+		collections = append(collections, chgo.GroupSet{Value: []any{digest, version}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading artifacts: %w", err)
+	}
+	return details, collections, nil
+}
+
+// deployments reads the deployments of the digests in set, by digest.
+func (s *Store) deployments(ctx context.Context, set chgo.GroupSet) (map[evidence.Digest][]evidence.Deployment, error) {
+	rows, err := s.conn.Query(ctx, selectDeployments, set)
+	if err != nil {
+		return nil, fmt.Errorf("reading deployments: %w", err)
+	}
+	defer rows.Close()
+	deps := map[evidence.Digest][]evidence.Deployment{}
+	for rows.Next() {
+		var dep evidence.Deployment
+		var digest string
+		var version, ended uint64
+		if err := rows.Scan(&digest, &dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment, &dep.Cluster,
+			&dep.Namespace, &dep.Workload, &version, &ended); err != nil {
+			return nil, fmt.Errorf("reading deployments: %w", err)
+		}
+		dep.Image.Digest = evidence.Digest(digest)
 		dep.ObservedAt = time.Unix(0, int64(version)).UTC()
 		if ended != 0 {
 			at := time.Unix(0, int64(ended)).UTC()
 			dep.EndedAt = &at
 		}
-		deps = append(deps, dep)
+		deps[dep.Image.Digest] = append(deps[dep.Image.Digest], dep)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		return nil, fmt.Errorf("reading deployments: %w", err)
 	}
 	return deps, nil
 }
@@ -185,11 +234,11 @@ func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.
 // environment: the latest evaluation, ties broken by the greatest evaluation ID. It is empty,
 // not nil, when d was never scored; the error reports a failing server.
 func (s *Store) CurrentScores(ctx context.Context, d evidence.Digest) ([]evidence.Score, error) {
-	scores, err := queryJSON[evidence.Score](ctx, s, selectCurrentScores, string(d))
+	scores, err := queryJSON[evidence.Score](ctx, s, selectCurrentScores, digestSet([]evidence.Digest{d}))
 	if err != nil {
 		return nil, fmt.Errorf("reading current scores of %s: %w", d, err)
 	}
-	return scores, nil
+	return nonNil(scores[d]), nil
 }
 
 // ScoreHistory returns every evaluation of artifact d, ordered by evaluation time, then
@@ -200,31 +249,39 @@ func (s *Store) ScoreHistory(ctx context.Context, d evidence.Digest) ([]evidence
 	if err != nil {
 		return nil, fmt.Errorf("reading score history of %s: %w", d, err)
 	}
-	return scores, nil
+	return nonNil(scores[d]), nil
 }
 
-// queryJSON runs query and decodes the one JSON column of each row into a T. The result is
-// empty, not nil, when there are no rows.
-func queryJSON[T any](ctx context.Context, s *Store, query string, args ...any) ([]T, error) {
+// queryJSON runs query, whose rows are a digest and a JSON document, with args and decodes each
+// document into a T, grouped by digest in the order of the rows.
+func queryJSON[T any](ctx context.Context, s *Store, query string, args ...any) (map[evidence.Digest][]T, error) {
 	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
+	out := map[evidence.Digest][]T{}
 	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var digest, doc string
+		if err := rows.Scan(&digest, &doc); err != nil {
 			return nil, err
 		}
 		var v T
 		if err := json.Unmarshal([]byte(doc), &v); err != nil {
-			return nil, fmt.Errorf("decoding %T: %w", v, err)
+			return nil, fmt.Errorf("decoding %T of %s: %w", v, digest, err)
 		}
-		out = append(out, v)
+		out[evidence.Digest(digest)] = append(out[evidence.Digest(digest)], v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// nonNil returns s, or an empty slice when s is nil.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

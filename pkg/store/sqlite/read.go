@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -32,18 +31,23 @@ const (
 		)
 		SELECT level, count(*), sum(verified), sum(with_gaps) FROM per_artifact GROUP BY level`
 
-	selectArtifact = `SELECT repository, collected_at, errors FROM artifacts WHERE digest = ?`
+	// The readers of artifact details take a JSON array of digests (?1), so that one query
+	// serves one artifact or a batch of them.
+	selectArtifacts = `SELECT digest, repository, collected_at, errors FROM artifacts
+		WHERE digest IN (SELECT value FROM json_each(?1)) ORDER BY digest`
 
-	selectEvidence = `SELECT document FROM evidence WHERE digest = ? ORDER BY position`
+	selectEvidence = `SELECT digest, document FROM evidence
+		WHERE digest IN (SELECT value FROM json_each(?1)) ORDER BY digest, position`
 
 	selectDeployments = `
-		SELECT repository, org, team, environment, cluster, namespace, workload, last_seen, ended_at
-		FROM deployments WHERE digest = ?
-		ORDER BY environment, cluster, namespace, workload, org, repository`
+		SELECT digest, repository, org, team, environment, cluster, namespace, workload, last_seen, ended_at
+		FROM deployments WHERE digest IN (SELECT value FROM json_each(?1))
+		ORDER BY digest, environment, cluster, namespace, workload, org, repository`
 
-	selectCurrentScores = `SELECT score FROM scores_current WHERE digest = ? ORDER BY environment`
+	selectCurrentScores = `SELECT digest, score FROM scores_current
+		WHERE digest IN (SELECT value FROM json_each(?1)) ORDER BY digest, environment`
 
-	selectScoreHistory = `SELECT score FROM scores WHERE digest = ? ORDER BY evaluated_at, evaluation_id, environment`
+	selectScoreHistory = `SELECT digest, score FROM scores WHERE digest = ? ORDER BY evaluated_at, evaluation_id, environment`
 )
 
 // Coverage counts the artifacts deployed where q matches, by their highest current level in the
@@ -80,59 +84,104 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 // environment and its deployments, ended ones included. The error wraps store.ErrNotFound when d
 // was never written.
 func (s *Store) Artifact(ctx context.Context, d evidence.Digest) (store.ArtifactDetail, error) {
-	a := store.ArtifactDetail{Image: evidence.ImageRef{Digest: d}}
-	var collectedAt int64
-	var errs string
-	err := s.stmts[selectArtifact].QueryRowContext(ctx, string(d)).Scan(&a.Image.Repository, &collectedAt, &errs)
-	if errors.Is(err, sql.ErrNoRows) {
+	details, err := s.details(ctx, []evidence.Digest{d})
+	if err != nil {
+		return store.ArtifactDetail{}, err
+	}
+	if len(details) == 0 {
 		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: %w", d, store.ErrNotFound)
 	}
-	if err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: %w", d, err)
-	}
-	a.CollectedAt = time.Unix(0, collectedAt).UTC()
-	if err := json.Unmarshal([]byte(errs), &a.Errors); err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading artifact %s: decoding errors: %w", d, err)
-	}
-	if len(a.Errors) == 0 {
-		a.Errors = nil
-	}
-	if a.Evidence, err = queryJSON[evidence.Evidence](ctx, s.stmts[selectEvidence], d); err != nil {
-		return store.ArtifactDetail{}, fmt.Errorf("reading evidence of %s: %w", d, err)
-	}
-	if a.Scores, err = s.CurrentScores(ctx, d); err != nil {
-		return store.ArtifactDetail{}, err
-	}
-	if a.Deployments, err = s.deployments(ctx, d); err != nil {
-		return store.ArtifactDetail{}, err
-	}
-	return a, nil
+	return details[0], nil
 }
 
-func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.Deployment, error) {
-	rows, err := s.stmts[selectDeployments].QueryContext(ctx, string(d))
+// details returns the details of the artifacts ds that were written, ordered by digest.
+func (s *Store) details(ctx context.Context, ds []evidence.Digest) ([]store.ArtifactDetail, error) {
+	// Bound as text: the JSON functions of SQLite take a BLOB for binary JSONB.
+	b, err := json.Marshal(ds)
 	if err != nil {
-		return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		return nil, fmt.Errorf("reading artifacts: encoding digests: %w", err)
+	}
+	set := string(b)
+	details, err := s.artifacts(ctx, set)
+	if err != nil || len(details) == 0 {
+		return details, err
+	}
+	docs, err := queryJSON[evidence.Evidence](ctx, s.stmts[selectEvidence], set)
+	if err != nil {
+		return nil, fmt.Errorf("reading evidence: %w", err)
+	}
+	scores, err := queryJSON[evidence.Score](ctx, s.stmts[selectCurrentScores], set)
+	if err != nil {
+		return nil, fmt.Errorf("reading current scores: %w", err)
+	}
+	deps, err := s.deployments(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	for i := range details {
+		d := details[i].Image.Digest
+		details[i].Evidence = nonNil(docs[d])
+		details[i].Scores = nonNil(scores[d])
+		details[i].Deployments = nonNil(deps[d])
+	}
+	return details, nil
+}
+
+// artifacts reads the artifact rows of the digests in set (a JSON array), ordered by digest.
+func (s *Store) artifacts(ctx context.Context, set string) ([]store.ArtifactDetail, error) {
+	rows, err := s.stmts[selectArtifacts].QueryContext(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("reading artifacts: %w", err)
 	}
 	defer rows.Close()
-	deps := []evidence.Deployment{}
+	var details []store.ArtifactDetail
 	for rows.Next() {
-		dep := evidence.Deployment{Image: evidence.ImageRef{Digest: d}}
+		var a store.ArtifactDetail
+		var collectedAt int64
+		var errs string
+		if err := rows.Scan(&a.Image.Digest, &a.Image.Repository, &collectedAt, &errs); err != nil {
+			return nil, fmt.Errorf("reading artifacts: %w", err)
+		}
+		a.CollectedAt = time.Unix(0, collectedAt).UTC()
+		if err := json.Unmarshal([]byte(errs), &a.Errors); err != nil {
+			return nil, fmt.Errorf("reading artifact %s: decoding errors: %w", a.Image.Digest, err)
+		}
+		if len(a.Errors) == 0 {
+			a.Errors = nil
+		}
+		details = append(details, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading artifacts: %w", err)
+	}
+	return details, nil
+}
+
+// deployments reads the deployments of the digests in set (a JSON array), by digest.
+func (s *Store) deployments(ctx context.Context, set string) (map[evidence.Digest][]evidence.Deployment, error) {
+	rows, err := s.stmts[selectDeployments].QueryContext(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("reading deployments: %w", err)
+	}
+	defer rows.Close()
+	deps := map[evidence.Digest][]evidence.Deployment{}
+	for rows.Next() {
+		var dep evidence.Deployment
 		var observed int64
 		var ended sql.NullInt64
-		if err := rows.Scan(&dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment, &dep.Cluster,
-			&dep.Namespace, &dep.Workload, &observed, &ended); err != nil {
-			return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		if err := rows.Scan(&dep.Image.Digest, &dep.Image.Repository, &dep.Org, &dep.Team, &dep.Environment,
+			&dep.Cluster, &dep.Namespace, &dep.Workload, &observed, &ended); err != nil {
+			return nil, fmt.Errorf("reading deployments: %w", err)
 		}
 		dep.ObservedAt = time.Unix(0, observed).UTC()
 		if ended.Valid {
 			at := time.Unix(0, ended.Int64).UTC()
 			dep.EndedAt = &at
 		}
-		deps = append(deps, dep)
+		deps[dep.Image.Digest] = append(deps[dep.Image.Digest], dep)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading deployments of %s: %w", d, err)
+		return nil, fmt.Errorf("reading deployments: %w", err)
 	}
 	return deps, nil
 }
@@ -141,43 +190,48 @@ func (s *Store) deployments(ctx context.Context, d evidence.Digest) ([]evidence.
 // environment: the latest evaluation, ties broken by the greatest evaluation ID. It is empty,
 // not nil, when d was never scored; the error reports a failing database.
 func (s *Store) CurrentScores(ctx context.Context, d evidence.Digest) ([]evidence.Score, error) {
-	scores, err := queryJSON[evidence.Score](ctx, s.stmts[selectCurrentScores], d)
+	set, err := json.Marshal([]evidence.Digest{d})
+	if err != nil {
+		return nil, fmt.Errorf("reading current scores of %s: encoding digest: %w", d, err)
+	}
+	scores, err := queryJSON[evidence.Score](ctx, s.stmts[selectCurrentScores], string(set))
 	if err != nil {
 		return nil, fmt.Errorf("reading current scores of %s: %w", d, err)
 	}
-	return scores, nil
+	return nonNil(scores[d]), nil
 }
 
 // ScoreHistory returns every evaluation of artifact d, ordered by evaluation time, then
 // evaluation ID, then environment. It is empty, not nil, when d was never scored; the error
 // reports a failing database.
 func (s *Store) ScoreHistory(ctx context.Context, d evidence.Digest) ([]evidence.Score, error) {
-	scores, err := queryJSON[evidence.Score](ctx, s.stmts[selectScoreHistory], d)
+	scores, err := queryJSON[evidence.Score](ctx, s.stmts[selectScoreHistory], string(d))
 	if err != nil {
 		return nil, fmt.Errorf("reading score history of %s: %w", d, err)
 	}
-	return scores, nil
+	return nonNil(scores[d]), nil
 }
 
-// queryJSON runs query with digest d and decodes the one JSON column of each row into a T. The
-// result is empty, not nil, when there are no rows.
-func queryJSON[T any](ctx context.Context, query *sql.Stmt, d evidence.Digest) ([]T, error) {
-	rows, err := query.QueryContext(ctx, string(d))
+// queryJSON runs query, whose rows are a digest and a JSON document, with args and decodes each
+// document into a T, grouped by digest in the order of the rows.
+func queryJSON[T any](ctx context.Context, query *sql.Stmt, args ...any) (map[evidence.Digest][]T, error) {
+	rows, err := query.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []T{}
+	out := map[evidence.Digest][]T{}
 	for rows.Next() {
+		var d evidence.Digest
 		var doc []byte
-		if err := rows.Scan(&doc); err != nil {
+		if err := rows.Scan(&d, &doc); err != nil {
 			return nil, err
 		}
 		var v T
 		if err := json.Unmarshal(doc, &v); err != nil {
-			return nil, fmt.Errorf("decoding %T: %w", v, err)
+			return nil, fmt.Errorf("decoding %T of %s: %w", v, d, err)
 		}
-		out = append(out, v)
+		out[d] = append(out[d], v)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

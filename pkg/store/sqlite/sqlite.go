@@ -82,8 +82,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // queries are the statements Open prepares.
 var queries = []string{
 	selectArtifactVersion, upsertArtifact, deleteEvidence, insertEvidence, upsertDeployment, lowerFirstSeen,
-	upsertScore, selectCoverage, selectArtifact, selectEvidence, selectDeployments, selectCurrentScores,
-	selectScoreHistory,
+	upsertScore, selectCoverage, selectArtifacts, selectEvidence, selectDeployments, selectCurrentScores,
+	selectScoreHistory, listArtifacts,
 }
 
 // Ping reports whether the database answers.

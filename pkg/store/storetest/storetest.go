@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every store.Store implementation passes. A store's
 // own test calls Run with a function that opens a fresh, empty store; the suite then proves the
 // semantics store.Writer and store.Reader promise: idempotent writes, newest-wins current state,
-// coverage filters, ended deployments and the exact shape of what readers return.
+// coverage filters, ended deployments, artifact listings with their filters and cursors, and the
+// exact shape of what readers return.
 package storetest
 
 import (
@@ -48,6 +49,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotFound", testNotFound},
 		{"InvalidRejected", testInvalidRejected},
 		{"ManyArtifacts", testManyArtifacts},
+		{"ListEmpty", testListEmpty},
+		{"ListPaging", testListPaging},
+		{"ListFilters", testListFilters},
+		{"ListInvalid", testListInvalid},
+		{"EachArtifactStops", testEachArtifactStops},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,10 +3,15 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/aspmhq/aspm/cmd/aspm/internal/simulate"
 	"github.com/aspmhq/aspm/pkg/policy"
+	"github.com/aspmhq/aspm/pkg/store/backend"
+	"github.com/aspmhq/aspm/pkg/store/clickhouse"
+	"github.com/aspmhq/aspm/pkg/svcmain"
 )
 
 func newPolicyCmd() *cobra.Command {
@@ -38,6 +43,72 @@ way 'opa test' does, with no OPA binary needed. It exits 1 when a test fails or 
 		},
 	}
 	test.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every test, not only failures")
-	cmd.AddCommand(test)
+	cmd.AddCommand(test, newSimulateCmd())
+	return cmd
+}
+
+func newSimulateCmd() *cobra.Command {
+	var (
+		policyPath, env, output, dataDir, storeDriver, chDB string
+		chAddr                                            svcmain.List
+	)
+	cmd := &cobra.Command{
+		Use:   "simulate --policies DIR",
+		Short: "Re-score the stored evidence with a candidate policy and show what would change",
+		Long: `simulate re-scores the stored evidence of every running artifact with a candidate policy
+(a directory or OPA bundle), writes nothing, and prints per environment how many artifacts
+would gain or lose each level and each gap, and which artifacts change — the blast radius of a
+policy change before you roll it out.
+
+It reads the store aspm up writes (SQLite in --data-dir, or ClickHouse with --store clickhouse).`,
+		Example: `  # What if prod only required L2?
+  cp -r policies /tmp/candidate && $EDITOR /tmp/candidate/data/environments.json
+  aspm policy simulate --policies /tmp/candidate --env prod
+
+  # Against the production store, as JSON
+  aspm policy simulate --policies ./policies --store clickhouse --clickhouse-addr ch:9000 -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if policyPath == "" {
+				return fmt.Errorf("%w: --policies DIR is required: the candidate policy to simulate", errUsage)
+			}
+			if output != "text" && output != "json" {
+				return fmt.Errorf("%w: -o %q: want text or json", errUsage, output)
+			}
+			pol, err := policy.LoadPath(ctx, policyPath)
+			if err != nil {
+				return fmt.Errorf("%w: --policies: %w", errUsage, err)
+			}
+			cfg := backend.Config{Driver: storeDriver, SQLitePath: filepath.Join(dataDir, "aspm.db"),
+				ClickHouse: clickhouse.Config{Addr: chAddr, Database: chDB}}
+			if storeDriver == backend.SQLite {
+				if _, err := os.Stat(cfg.SQLitePath); err != nil {
+					return fmt.Errorf("%w: no store at %s (run aspm up first, or give --data-dir)", errUsage, cfg.SQLitePath)
+				}
+			}
+			st, err := backend.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			res, err := simulate.Run(ctx, st, pol, env)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return simulate.WriteJSON(cmd.OutOrStdout(), res)
+			}
+			return simulate.WriteText(cmd.OutOrStdout(), res)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&policyPath, "policies", "", "candidate policy directory or OPA bundle (.tar.gz)")
+	f.StringVar(&env, "env", "", "only this environment (default: all)")
+	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "aspm up's data directory (for the SQLite store)")
+	f.StringVar(&storeDriver, "store", backend.SQLite, "store driver: sqlite or clickhouse")
+	f.Var(&chAddr, "clickhouse-addr", "ClickHouse native-protocol address(es), host:port")
+	f.StringVar(&chDB, "clickhouse-database", "aspm", "ClickHouse database")
 	return cmd
 }
