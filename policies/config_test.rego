@@ -8,6 +8,8 @@ test_shipped_data_has_no_errors if {
 }
 
 test_config_reports_broken_builders if {
+	# The broken builders follow the shipped ones, at positions n, n+1, n+2 and n+3.
+	n := count(data.aspm.trusted_builders)
 	builders := array.concat(data.aspm.trusted_builders, [
 		{"id": "broken", "builder_id_pattern": "(", "max_level": 4, "signer": {}},
 		{"id": "bad-signers", "builder_id_pattern": ".*", "max_level": 2, "requires_hosted_runner": "yes", "l3_reusable_workflows": ["["], "signer": {"keyless": {"issuer": "", "identity_pattern": ".*"}, "key": {"keys": []}}},
@@ -15,19 +17,19 @@ test_config_reports_broken_builders if {
 		{"signer": {"keyless": {"issuer": "https://issuer.example"}, "key": {}}},
 	])
 	config.errors == {
-		"trusted_builders[5] (broken): builder_id_pattern must be a valid regular expression",
-		"trusted_builders[5] (broken): max_level must be 1, 2 or 3",
-		"trusted_builders[5] (broken): signer must have keyless and/or key",
-		"trusted_builders[6] (bad-signers): signer.keyless needs an issuer and a valid identity_pattern",
-		"trusted_builders[6] (bad-signers): signer.key.keys must be a non-empty list of key names",
-		"trusted_builders[6] (bad-signers): requires_hosted_runner must be true or false",
-		"trusted_builders[6] (bad-signers): l3_reusable_workflows must be a list of valid regular expressions",
+		sprintf("trusted_builders[%d] (broken): builder_id_pattern must be a valid regular expression", [n]),
+		sprintf("trusted_builders[%d] (broken): max_level must be 1, 2 or 3", [n]),
+		sprintf("trusted_builders[%d] (broken): signer must have keyless and/or key", [n]),
+		sprintf("trusted_builders[%d] (bad-signers): signer.keyless needs an issuer and a valid identity_pattern", [n + 1]),
+		sprintf("trusted_builders[%d] (bad-signers): signer.key.keys must be a non-empty list of key names", [n + 1]),
+		sprintf("trusted_builders[%d] (bad-signers): requires_hosted_runner must be true or false", [n + 1]),
+		sprintf("trusted_builders[%d] (bad-signers): l3_reusable_workflows must be a list of valid regular expressions", [n + 1]),
 		"trusted_builders: id tekton-chains is used 2 times",
-		"trusted_builders[8] (no id): id must be a non-empty string",
-		"trusted_builders[8] (no id): builder_id_pattern must be a valid regular expression",
-		"trusted_builders[8] (no id): max_level must be 1, 2 or 3",
-		"trusted_builders[8] (no id): signer.keyless needs an issuer and a valid identity_pattern",
-		"trusted_builders[8] (no id): signer.key.keys must be a non-empty list of key names",
+		sprintf("trusted_builders[%d] (no id): id must be a non-empty string", [n + 3]),
+		sprintf("trusted_builders[%d] (no id): builder_id_pattern must be a valid regular expression", [n + 3]),
+		sprintf("trusted_builders[%d] (no id): max_level must be 1, 2 or 3", [n + 3]),
+		sprintf("trusted_builders[%d] (no id): signer.keyless needs an issuer and a valid identity_pattern", [n + 3]),
+		sprintf("trusted_builders[%d] (no id): signer.key.keys must be a non-empty list of key names", [n + 3]),
 	} with data.aspm.trusted_builders as builders
 }
 

@@ -64,7 +64,7 @@ test_trusted_builders_are_well_formed if {
 test_trusted_builder_ids if {
 	{b.id: b.max_level | some b in data.aspm.trusted_builders} == {
 		"slsa-github-generator": 3, "github-artifact-attestations": 3, "google-cloud-build": 3,
-		"tekton-chains": 2, "npm-github-actions": 2,
+		"tekton-chains": 2, "npm-github-actions": 2, "publish-to-bcr": 3,
 	}
 }
 

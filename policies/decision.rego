@@ -32,21 +32,28 @@ decision := {
 # findings are the gaps of every set rule in package aspm.gaps, each naming that rule,
 # deduplicated by code and message and sorted by code, then message. (Fields a rule leaves
 # out are empty, which the engine rejects, rather than dropping the gap.)
-findings := [g |
+findings := [{"code": t[0], "message": t[1], "severity": t[2], "rule": t[3]} |
 	some j, t in found
-	not same_as_previous(j)
-	g := {"code": t[0], "message": t[1], "severity": t[2], "rule": concat(".", ["aspm.gaps", t[3]])}
+	not repeated[j]
 ]
 
-found := sort({[object.get(f, "code", ""), object.get(f, "message", ""), object.get(f, "severity", ""), name] |
+# found lists [code, message, severity, rule] for every gap, sorted. (Empty rules are skipped
+# before is_set looks at them: most rules find nothing.)
+found := sort({[object.get(f, "code", ""), object.get(f, "message", ""), object.get(f, "severity", ""), rule_name] |
 	some name, rule in data.aspm.gaps
+	rule != set()
 	is_set(rule)
+	rule_name := concat(".", ["aspm.gaps", name])
 	some f in rule
 })
 
-same_as_previous(j) if {
+# repeated holds the positions in found whose code and message are those of the one before.
+repeated contains j if {
+	some j, t in found
 	j > 0
-	array.slice(found[j - 1], 0, 2) == array.slice(found[j], 0, 2)
+	previous := found[j - 1]
+	previous[0] == t[0]
+	previous[1] == t[1]
 }
 
 # explanation lists, in order, the steps that decided the level.
@@ -56,57 +63,58 @@ explanation := array.concat(
 )
 
 # ignored_steps say which evidence was set aside, and why.
-ignored_steps := [msg |
-	some i in facts.order
-	e := facts.evidence[i]
-	msg := ignored(e)
+ignored_steps := [ignored(docs[i]) |
+	docs := facts.evidence
+	index := facts.index
+	index.ignored != set()
+	some i in index.order
+	index.ignored[i]
 ]
 
+# ignored says why e was set aside: it could not be parsed, or it is provenance for other digests.
 ignored(e) := sprintf("evidence %s (%s) ignored: malformed: %s", [
 	facts.id(e),
 	object.get(e, "kind", "unknown kind"),
 	facts.malformed(e),
 ]) if {
 	facts.malformed(e) != ""
-}
-
-ignored(e) := sprintf("provenance %s ignored: it names %s, not %s", [
+} else := sprintf("provenance %s ignored: it names %s, not %s", [
 	facts.id(e),
 	facts.subjects_text(e),
 	facts.artifact_digest,
 ]) if {
-	facts.malformed(e) == ""
 	e.kind == "provenance"
 	not e.subject_match
 }
 
+# provenance_steps say what each usable provenance earned, or that there is none.
 provenance_steps := level.steps if {
-	count(facts.usable) > 0
+	facts.index.usable_count > 0
 } else := [sprintf("no usable provenance names %s: L0", [facts.artifact])]
 
-environment_step := sprintf("%s requires SLSA L%d%s: %s", [
-	facts.environment_name,
-	facts.environment.min_level,
-	sbom_requirement,
-	met,
-]) if {
-	facts.environment_known
-} else := sprintf("environment %s is not configured; the default requires SLSA L%d%s: %s", [
-	facts.environment_name,
-	facts.environment.min_level,
-	sbom_requirement,
-	met,
-])
+# environment_step says what the environment requires and whether the artifact meets it.
+environment_step := sprintf("%s requires SLSA L%d%s: %s", [subject, environment.min_level, sbom, met]) if {
+	environment := facts.environment
+	subject := environment_subject
+	sbom := sbom_requirement(environment)
+	met := requirement_met(environment)
+}
 
-sbom_requirement := " and an SBOM" if {
-	facts.environment.require_sbom == true
+# environment_subject names the environment whose requirements apply.
+environment_subject := facts.environment_name if {
+	facts.environment_known
+} else := sprintf("environment %s is not configured; the default", [facts.environment_name])
+
+# sbom_requirement mentions the SBOM when environment requires one.
+sbom_requirement(environment) := " and an SBOM" if {
+	environment.require_sbom == true
 } else := ""
 
-met := "met" if {
-	level.level >= facts.environment.min_level
-	sbom_ok
+# requirement_met says whether the artifact has environment's level, and an SBOM if required.
+requirement_met(environment) := "not met" if {
+	level.level < environment.min_level
+} else := "met" if {
+	not environment.require_sbom
+} else := "met" if {
+	facts.index.sbom_count > 0
 } else := "not met"
-
-sbom_ok if not facts.environment.require_sbom
-
-sbom_ok if count(facts.sboms) > 0

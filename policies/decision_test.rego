@@ -119,8 +119,34 @@ test_explanation_lists_each_provenance_in_id_order if {
 	]
 }
 
-test_verified_provenance_even_when_the_signer_mismatches if {
-	decide("dev", [keyless_provenance("sha256:a1", generator_workflow, {})]).verified_provenance == true
+# verified_provenance: a valid signature from the wrong signer is not verified provenance.
+
+test_not_verified_provenance_when_the_signer_mismatches if {
+	decide("dev", [keyless_provenance("sha256:a1", generator_workflow, {})]).verified_provenance == false
+}
+
+test_verified_provenance_from_an_unknown_builder if {
+	decide("dev", [keyless_provenance("sha256:a1", "https://ci.example/builders/jenkins", {})]).verified_provenance == true
+}
+
+test_verified_provenance_when_another_document_is_from_the_right_signer if {
+	d := decide("dev", [keyless_provenance("sha256:a1", generator_workflow, {}), attested_provenance("sha256:a2", release_workflow)])
+	d.verified_provenance == true
+	d.level == 2
+}
+
+test_not_verified_provenance_from_mismatched_rejected_or_invalid_signers if {
+	rejected := {"signed": true, "verification": {"verified": false, "identity_mismatch": true, "error": "unexpected signer"}}
+	invalid := {"verification": {"verified": false, "error": "bad"}}
+	d := decide("dev", [
+		keyless_provenance("sha256:a1", generator_workflow, {}),
+		key_provenance("sha256:a2", "https://tekton.dev/chains/v2", "someone-elses-key", 1),
+		object.union(generator_provenance("sha256:a3"), rejected),
+		object.union(generator_provenance("sha256:a4"), invalid),
+		unsigned_provenance("sha256:a5"),
+	])
+	d.verified_provenance == false
+	d.level == 1
 }
 
 test_gaps_from_two_rules_with_the_same_code_and_message_are_kept_once if {

@@ -5,36 +5,47 @@
 #   package is a gap rule: data.aspm.findings collects them all and records the rule's name
 #   as the gap's rule, so a new rule here is picked up without further wiring. Keep helpers
 #   that are sets out of this package.
+#
+#   Every rule is evaluated for every decision, so each starts with its cheapest condition on
+#   the evidence index (data.aspm.facts.index) or the outcomes (data.aspm.level.outcome), and
+#   builds its message only once that holds.
 package aspm.gaps
 
 import data.aspm.facts
 import data.aspm.level
 
-# gap builds a finding for code, with the catalogue's severity.
-gap(code, message) := {"code": code, "severity": severity(code), "message": message}
+# gap builds a finding for code, with the catalogue's severity: "unknown" (which the engine
+# rejects) when the catalogue lacks the code, so that a missing entry fails loudly instead of
+# hiding the gap.
+gap(code, message) := {
+	"code": code,
+	"severity": object.get(data.aspm.gap_catalogue, [code, "severity"], "unknown"),
+	"message": message,
+}
 
-# severity is code's severity in the catalogue; "unknown" (which the engine rejects) when the
-# catalogue lacks the code, so that a missing entry fails loudly instead of hiding the gap.
+# severity is code's severity in the catalogue, as gap gives it.
 severity(code) := object.get(data.aspm.gap_catalogue, [code, "severity"], "unknown")
 
 provenance_missing contains gap("provenance.missing", msg) if {
-	count(facts.usable) == 0
-	count(facts.provenance) == 0
+	facts.index.usable_count == 0
+	facts.index.provenance_count == 0
 	msg := sprintf("no provenance was found for %s", [facts.artifact])
 }
 
 provenance_missing contains gap("provenance.missing", msg) if {
-	count(facts.usable) == 0
-	count(facts.provenance) > 0
+	index := facts.index
+	index.usable_count == 0
+	index.provenance_count > 0
 	msg := sprintf("none of the %d provenance document(s) found for %s both names its digest and parses", [
-		count(facts.provenance),
+		index.provenance_count,
 		facts.artifact,
 	])
 }
 
 subject_mismatch contains gap("subject.mismatch", msg) if {
-	count(facts.usable) == 0
-	some i in facts.provenance
+	index := facts.index
+	index.usable_count == 0
+	some i in index.provenance
 	e := facts.evidence[i]
 	not e.subject_match
 	msg := sprintf("provenance %s names %s, not the artifact digest %s", [
@@ -45,17 +56,18 @@ subject_mismatch contains gap("subject.mismatch", msg) if {
 }
 
 provenance_unsigned contains gap("provenance.unsigned", msg) if {
-	count(facts.usable) > 0
-	every i in facts.usable {
-		not facts.signed(facts.evidence[i])
+	index := facts.index
+	index.usable_count > 0
+	every e in index.usable {
+		not e.signed == true
 	}
-	msg := sprintf("none of the %d provenance document(s) for %s is signed", [count(facts.usable), facts.artifact])
+	msg := sprintf("none of the %d provenance document(s) for %s is signed", [index.usable_count, facts.artifact])
 }
 
 signature_invalid contains gap("signature.invalid", msg) if {
-	some i in facts.usable
-	level.outcome[i].kind == "invalid"
-	e := facts.evidence[i]
+	some i, o in level.outcome
+	o.kind == "invalid"
+	e := facts.index.usable[i]
 	msg := sprintf("the signature on provenance %s did not verify: %s", [
 		facts.id(e),
 		facts.nonempty(object.get(e, ["verification", "error"], ""), "no reason given"),
@@ -65,7 +77,7 @@ signature_invalid contains gap("signature.invalid", msg) if {
 signer_identity_mismatch contains gap("signer.identity_mismatch", msg) if {
 	some i, o in level.outcome
 	o.kind == "identity_mismatch"
-	e := facts.evidence[i]
+	e := facts.index.usable[i]
 	msg := sprintf("provenance %s claims builder %s but is signed by %s; expected %s", [
 		facts.id(e),
 		facts.builder_id(e),
@@ -77,7 +89,7 @@ signer_identity_mismatch contains gap("signer.identity_mismatch", msg) if {
 signer_identity_mismatch contains gap("signer.identity_mismatch", msg) if {
 	some i, o in level.outcome
 	o.kind == "identity_rejected"
-	e := facts.evidence[i]
+	e := facts.index.usable[i]
 	msg := sprintf("provenance %s: %s", [
 		facts.id(e),
 		facts.nonempty(object.get(e, ["verification", "error"], ""), "the signer is not an expected identity"),
@@ -97,8 +109,8 @@ expected_signer(b) := sprintf("%s signing as %s", [b.id, concat(" or ", ways)]) 
 tlog_missing contains gap("tlog.missing", msg) if {
 	some i, o in level.outcome
 	o.earned >= 2
-	e := facts.evidence[i]
-	facts.tlog_entries(e) == 0
+	e := facts.index.usable[i]
+	object.get(e, ["verification", "tlog_entries"], 0) == 0
 	msg := sprintf("provenance %s (signed by %s) verified without a transparency log entry", [
 		facts.id(e),
 		facts.signer_text(e),
@@ -108,7 +120,7 @@ tlog_missing contains gap("tlog.missing", msg) if {
 builder_untrusted contains gap("builder.untrusted", msg) if {
 	some i, o in level.outcome
 	o.kind == "untrusted"
-	e := facts.evidence[i]
+	e := facts.index.usable[i]
 	msg := sprintf("provenance %s names builder %s, which is not in trusted_builders", [
 		facts.id(e),
 		facts.nonempty(facts.builder_id(e), "(none)"),
@@ -118,7 +130,7 @@ builder_untrusted contains gap("builder.untrusted", msg) if {
 builder_self_hosted_runner contains gap("builder.self_hosted_runner", msg) if {
 	some i, o in level.outcome
 	o.cap == "self_hosted"
-	e := facts.evidence[i]
+	e := facts.index.usable[i]
 	msg := sprintf("provenance %s was built by %s on a %s runner; %s earns more than L1 only on a github-hosted runner", [
 		facts.id(e),
 		facts.builder_id(e),
@@ -129,9 +141,8 @@ builder_self_hosted_runner contains gap("builder.self_hosted_runner", msg) if {
 
 source_not_allowed contains gap("source.not_allowed", msg) if {
 	allowed := facts.allowed_sources
-	count(allowed) > 0
-	some i in facts.verified_usable
-	e := facts.evidence[i]
+	allowed != []
+	some e in facts.index.verified
 	repo := facts.source_repository(e)
 	not source_allowed(allowed, repo)
 	msg := sprintf("provenance %s was built from %s, which matches none of allowed_sources", [
@@ -147,9 +158,9 @@ source_allowed(allowed, repo) if {
 }
 
 source_unpinned contains gap("source.unpinned", msg) if {
-	some i in facts.verified_usable
-	e := facts.evidence[i]
-	facts.source_digest(e) == ""
+	some e in facts.index.verified
+	object.get(e, ["provenance", "source_digest"], "") == ""
+	object.get(e, ["verification", "signer", "source_digest"], "") == ""
 	msg := sprintf("provenance %s records no source revision digest for %s", [
 		facts.id(e),
 		facts.nonempty(facts.source_repository(e), "its source"),
@@ -157,14 +168,16 @@ source_unpinned contains gap("source.unpinned", msg) if {
 }
 
 sbom_missing contains finding if {
-	count(facts.sboms) == 0
-	facts.environment.require_sbom == true
+	facts.index.sbom_count == 0
+	environment := facts.environment
+	environment.require_sbom == true
 	finding := gap("sbom.missing", sprintf("no SBOM names %s; %s requires one", [facts.artifact, facts.environment_name]))
 }
 
 sbom_missing contains finding if {
-	count(facts.sboms) == 0
-	not facts.environment.require_sbom
+	facts.index.sbom_count == 0
+	environment := facts.environment
+	not environment.require_sbom
 	finding := object.union(
 		gap("sbom.missing", sprintf("no SBOM names %s", [facts.artifact])),
 		{"severity": "low"},
@@ -172,17 +185,17 @@ sbom_missing contains finding if {
 }
 
 sbom_unsigned contains gap("sbom.unsigned", msg) if {
-	count(facts.sboms) > 0
-	every i in facts.sboms {
-		not facts.verified(facts.evidence[i])
+	index := facts.index
+	index.sbom_count > 0
+	every e in index.sboms {
+		not e.verification.verified == true
 	}
-	msg := sprintf("none of the %d SBOM(s) for %s has a verified signature", [count(facts.sboms), facts.artifact])
+	msg := sprintf("none of the %d SBOM(s) for %s has a verified signature", [index.sbom_count, facts.artifact])
 }
 
 evidence_malformed contains gap("evidence.malformed", msg) if {
-	some e in facts.evidence
-	reason := facts.malformed(e)
-	reason != ""
+	some i, reason in facts.index.malformed
+	e := facts.evidence[i]
 	msg := sprintf("evidence %s (%s from %s) could not be parsed: %s", [
 		facts.id(e),
 		object.get(e, "kind", "unknown kind"),
@@ -192,10 +205,11 @@ evidence_malformed contains gap("evidence.malformed", msg) if {
 }
 
 level_below_required contains gap("level.below_required", msg) if {
-	level.level < facts.environment.min_level
+	environment := facts.environment
+	level.level < environment.min_level
 	msg := sprintf("%s requires SLSA L%d; artifact is L%d", [
 		facts.environment_name,
-		facts.environment.min_level,
+		environment.min_level,
 		level.level,
 	])
 }

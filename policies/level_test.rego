@@ -134,7 +134,7 @@ test_l3_google_cloud_build_key if {
 test_l1_tekton_chains_with_the_wrong_key if {
 	d := decide("dev", [key_provenance("sha256:a1", "https://tekton.dev/chains/v2", "someone-elses-key", 1)])
 	d.level == 1
-	d.verified_provenance == true
+	d.verified_provenance == false
 }
 
 test_l1_key_builder_signed_keyless if {
@@ -147,7 +147,7 @@ test_l1_generator_builder_id_signed_by_another_identity if {
 	e := keyless_provenance("sha256:a1", generator_workflow, {})
 	d := decide("dev", [e])
 	d.level == 1
-	d.verified_provenance == true
+	d.verified_provenance == false
 }
 
 test_l1_right_identity_wrong_issuer if {
@@ -195,4 +195,40 @@ test_evidence_order_does_not_change_the_decision if {
 	]
 	reversed := [evidence[i] | some j in numbers.range(1, count(evidence)); i := count(evidence) - j]
 	decide("prod", evidence) == decide("prod", reversed)
+}
+
+# publish-to-bcr: GitHub artifact attestations for Bazel Central Registry modules, made and
+# signed by the bazel-contrib/publish-to-bcr reusable workflow.
+
+bcr_workflow := "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/tags/v0.0.1"
+
+test_l3_publish_to_bcr if {
+	e := keyless_provenance("sha256:a1", bcr_workflow, {"identity": bcr_workflow, "build_signer_uri": bcr_workflow})
+	d := decide("dev", [e])
+	d.level == 3
+	d.verified_provenance == true
+}
+
+test_l1_publish_to_bcr_signed_by_another_workflow if {
+	# slsa-verifier's MODULE-wrong-signer case: the provenance claims publish-to-bcr, but an
+	# attacker's workflow signed it.
+	attacker := "https://github.com/loosebazooka/aa-test/.github/workflows/malicious_attestation.yaml@refs/heads/main"
+	e := keyless_provenance("sha256:a1", bcr_workflow, {"identity": attacker, "build_signer_uri": attacker})
+	d := decide("dev", [e])
+	d.level == 1
+	d.verified_provenance == false
+	"signer.identity_mismatch" in codes(d)
+}
+
+test_l1_publish_to_bcr_from_a_branch if {
+	branch := "https://github.com/bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml@refs/heads/main"
+	e := keyless_provenance("sha256:a1", branch, {"identity": branch, "build_signer_uri": branch})
+	d := decide("dev", [e])
+	d.level == 1
+	"builder.untrusted" in codes(d)
+}
+
+test_l1_publish_to_bcr_on_self_hosted_runner if {
+	e := keyless_provenance("sha256:a1", bcr_workflow, {"identity": bcr_workflow, "runner_environment": "self-hosted"})
+	decide("dev", [e]).level == 1
 }

@@ -7,8 +7,8 @@ package aspm.risk
 
 import data.aspm.facts
 
-# points lists the severity points of every gap, one entry per gap.
-points := [object.get(data.aspm.severity_points, g.severity, 0) | some g in data.aspm.findings]
+# points lists the severity points of every gap whose severity has points (the others count 0).
+points := [p | some g in data.aspm.findings; p := data.aspm.severity_points[g.severity]]
 
 # score is the artifact's risk in its environment; 0 when it has no gaps.
 score := min({100, round(sum(points) * facts.environment.weight)})

@@ -116,9 +116,11 @@ var specs = []spec{
 		gaps: map[string][]string{"prod": nil}},
 }
 
-// verifies reports whether the artifact's provenance is signed by trusted material and names it.
+// verifies reports whether the artifact has verified provenance: signed by trusted material,
+// naming it, and by the signer its builder uses (a valid signature from the wrong signer is
+// not verified provenance).
 func (sp spec) verifies() bool {
-	return (sp.signing == keyless || sp.signing == keyed || sp.signing == wrongID) && !sp.otherDigest
+	return (sp.signing == keyless || sp.signing == keyed) && !sp.otherDigest
 }
 
 // Expected is what the default policy must decide for one demo deployment.

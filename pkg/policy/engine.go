@@ -5,9 +5,7 @@
 package policy
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,8 +17,10 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
 )
@@ -34,6 +34,9 @@ const CheckQuery = "data.aspm.config.errors"
 
 // DefaultTimeout bounds one Evaluate call unless WithTimeout says otherwise.
 const DefaultTimeout = 2 * time.Second
+
+// noMetrics spares each evaluation the metrics OPA would otherwise allocate and time.
+var noMetrics = metrics.NoOp()
 
 // ErrInvalidDecision is the class of errors Evaluate returns when the policy's result is
 // undefined or does not have the decision's shape; check with errors.Is.
@@ -67,7 +70,8 @@ type Decision struct {
 type Option func(*options)
 
 type options struct {
-	timeout time.Duration
+	timeout   time.Duration
+	cacheSize int
 }
 
 // WithTimeout bounds each Evaluate call to d (DefaultTimeout otherwise); Load fails when d is
@@ -79,6 +83,7 @@ type Engine struct {
 	query   rego.PreparedEvalQuery
 	timeout time.Duration
 	version string
+	cache   *decisionCache
 }
 
 // Load reads every *.rego file of fsys except *_test.rego, and every data/*.json file, walking
@@ -166,7 +171,7 @@ func readBundle(r io.Reader) (sources, error) {
 }
 
 func newEngine(ctx context.Context, src sources, opts []Option) (*Engine, error) {
-	o := options{timeout: DefaultTimeout}
+	o := options{timeout: DefaultTimeout, cacheSize: DefaultDecisionCache}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -188,7 +193,10 @@ func newEngine(ctx context.Context, src sources, opts []Option) (*Engine, error)
 	if len(compiler.GetRulesExact(ast.MustParseRef(Query))) == 0 {
 		return nil, fmt.Errorf("loading policies: no rule defines %s (package aspm, rule decision)", Query)
 	}
-	store := inmem.NewFromObject(src.data)
+	// The store keeps the data as AST values: read as they are on every evaluation, rather
+	// than converted from Go values each time (the trusted builders and the gap catalogue are
+	// read for every decision).
+	store := inmem.NewFromObjectWithOpts(src.data, inmem.OptReturnASTValuesOnRead(true))
 	newQuery := func(query string) *rego.Rego {
 		return rego.New(
 			rego.Query(query),
@@ -208,7 +216,7 @@ func newEngine(ctx context.Context, src sources, opts []Option) (*Engine, error)
 	if err != nil {
 		return nil, fmt.Errorf("preparing %s: %w", Query, err)
 	}
-	return &Engine{query: query, timeout: o.timeout, version: version(src.hashed)}, nil
+	return &Engine{query: query, timeout: o.timeout, version: version(src.hashed), cache: newDecisionCache(o.cacheSize)}, nil
 }
 
 // checkData evaluates the policies' data check once and fails with its problems.
@@ -250,15 +258,37 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 	if in.Evidence == nil {
 		in.Evidence = []evidence.Evidence{}
 	}
-	raw, err := json.Marshal(in)
+	key, cacheable := inputKey(in)
+	if cacheable {
+		if d, ok := e.cache.get(key); ok {
+			return d, nil
+		}
+	}
+	d, err := e.evaluate(ctx, in)
+	if err == nil && cacheable {
+		e.cache.put(key, d)
+	}
+	return d, err
+}
+
+// evaluate runs the prepared query on in.
+func (e *Engine) evaluate(ctx context.Context, in Input) (Decision, error) {
+	value, err := toValue(in)
 	if err != nil {
 		return Decision{}, fmt.Errorf("encoding policy input: %w", err)
 	}
-	value, err := ast.ValueFromReader(bytes.NewReader(raw))
-	if err != nil {
-		return Decision{}, fmt.Errorf("encoding policy input: %w", err)
-	}
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value))
+	// Cancel the evaluation when ctx ends, without the goroutine per call OPA starts otherwise.
+	stop := topdown.NewCancel()
+	defer context.AfterFunc(ctx, stop.Cancel)()
+	cache := getVirtualCache()
+	defer putVirtualCache(cache)
+	rs, err := e.query.Eval(ctx,
+		rego.EvalVirtualCache(cache),
+		rego.EvalParsedInput(value),
+		rego.EvalExternalCancel(stop),
+		rego.EvalGenerateJSON(rawResult),
+		rego.EvalMetrics(noMetrics),
+	)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Decision{}, fmt.Errorf("evaluating %s: %w: %w", Query, ctxErr, err)

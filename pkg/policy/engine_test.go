@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,8 +268,9 @@ func TestEvaluate(t *testing.T) {
 			name: "identity mismatch",
 			in:   input("dev", keylessProvenance("sha256:a1", generatorWorkflow, releaseWorkflow, releaseWorkflow), signedSBOM("sha256:5b")),
 			want: policy.Decision{
+				// A valid signature from a signer other than the builder's is not verified provenance.
 				Level:              1,
-				VerifiedProvenance: true,
+				VerifiedProvenance: false,
 				Gaps: []evidence.Gap{
 					gap("signer.identity_mismatch", "critical", "provenance sha256:a1 claims builder "+generatorWorkflow+
 						" but is signed by keyless identity "+releaseWorkflow+" issued by "+ghaIssuer+
@@ -424,5 +426,28 @@ func TestEvaluateStrictBuiltinErrors(t *testing.T) {
 func TestLoadOptions(t *testing.T) {
 	if _, err := policy.Load(context.Background(), policies.FS, policy.WithTimeout(0)); err == nil {
 		t.Error("Load with WithTimeout(0) succeeded; want an error")
+	}
+}
+
+func TestEvaluateWithOverridesSeeTheirOwnValues(t *testing.T) {
+	// Values computed under `with` must not leak out of it, nor values from outside into it.
+	engine, err := policy.Load(context.Background(), userPolicy(`{"level": 0, "verified_provenance": false, "gaps": [], "risk": 0, "explanation": [sprintf("%d %d %d %d", [n, overridden, n, twice(n)])]}
+
+n := count(input.evidence)
+
+overridden := x if {
+	x := n with input.evidence as [1, 2, 3]
+}
+
+twice(x) := 2 * x`))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	got, err := engine.Evaluate(context.Background(), input("dev", unsignedProvenance("sha256:a1")))
+	if err != nil {
+		t.Fatalf("Evaluate: %v", err)
+	}
+	if want := []string{"1 3 1 2"}; !slices.Equal(got.Explanation, want) {
+		t.Errorf("explanation %q; want %q", got.Explanation, want)
 	}
 }

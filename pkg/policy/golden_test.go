@@ -15,7 +15,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/policy"
 )
 
-var update = flag.Bool("update", false, "rewrite policies/testdata/*.decision.json from the current policies")
+var update = flag.Bool("update", false, "rewrite policies/testdata/*.decision.json and policies/testdata/real/*.decision.json from the current policies")
 
 // TestGolden evaluates each policies/testdata/<case>.input.json with the default policies and
 // compares the decision with <case>.decision.json; -update rewrites the decisions.

@@ -50,7 +50,7 @@ way 'opa test' does, with no OPA binary needed. It exits 1 when a test fails or 
 func newSimulateCmd() *cobra.Command {
 	var (
 		policyPath, env, output, dataDir, storeDriver, chDB string
-		chAddr                                            svcmain.List
+		chAddr                                              svcmain.List
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --policies DIR",
