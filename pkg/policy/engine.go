@@ -258,7 +258,11 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (Decision, error) {
 	if in.Evidence == nil {
 		in.Evidence = []evidence.Evidence{}
 	}
-	key, cacheable := inputKey(in)
+	var key [32]byte
+	cacheable := false
+	if e.cache != nil {
+		key, cacheable = inputKey(in)
+	}
 	if cacheable {
 		if d, ok := e.cache.get(key); ok {
 			return d, nil
