@@ -1,5 +1,6 @@
 // Package store defines what the scorer writes and the api reads: artifacts with their evidence,
-// deployments, scores (history and current state). Implementations live in store/clickhouse
+// deployments, scores (history and current state), SBOM components, gap events and the gap
+// feed, daily coverage roll-ups, and API token records. Implementations live in store/clickhouse
 // (production) and store/sqlite (embedded); store/storetest holds the conformance suite both
 // pass. All writes are idempotent: writing the same Evaluation twice changes no query result.
 package store
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/evidence"
 )
 
@@ -18,12 +20,18 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // Evaluation is everything the scorer learnt from one evidence message, written as one unit:
-// the artifact's evidence set, the deployments it was scored for, and one score per deployment
-// environment.
+// the artifact's evidence set, the deployments it was scored for, one score per deployment
+// environment, and the components of the SBOM documents in the evidence set.
 type Evaluation struct {
 	Evidence    evidence.ArtifactEvidence
 	Deployments []evidence.Deployment
 	Scores      []evidence.Score
+	// Components are what the SBOM documents of Evidence list, each naming its document. A
+	// document's components are a function of its bytes: stores keep them once per document
+	// (the first complete write wins) and share them between the artifacts whose evidence sets
+	// hold it. A component listed twice by one document (same name, version and purl) is kept
+	// once, as first listed.
+	Components []Component
 }
 
 // The times a store accepts: what every store can keep (ClickHouse's DateTime ends in 2106; a
@@ -40,13 +48,7 @@ func (ev Evaluation) Validate() error {
 	if err := ev.Evidence.Validate(); err != nil {
 		return err
 	}
-	check := func(what string, t time.Time) error {
-		if t.Before(minTime) || !t.Before(maxTime) {
-			return fmt.Errorf("%w: %s %s: want a time from 1970 to 2105", evidence.ErrInvalid, what, t.Format(time.RFC3339))
-		}
-		return nil
-	}
-	if err := check("collected_at", ev.Evidence.CollectedAt); err != nil {
+	if err := checkTime("collected_at", ev.Evidence.CollectedAt); err != nil {
 		return err
 	}
 	d := ev.Evidence.Image.Digest
@@ -57,11 +59,11 @@ func (ev Evaluation) Validate() error {
 		if dep.Image.Digest != d {
 			return fmt.Errorf("%w: evaluation of %s: deployment of %s", evidence.ErrInvalid, d, dep.Image.Digest)
 		}
-		if err := check("deployment observed_at", dep.ObservedAt); err != nil {
+		if err := checkTime("deployment observed_at", dep.ObservedAt); err != nil {
 			return err
 		}
 		if dep.EndedAt != nil {
-			if err := check("deployment ended_at", *dep.EndedAt); err != nil {
+			if err := checkTime("deployment ended_at", *dep.EndedAt); err != nil {
 				return err
 			}
 			// A store may keep "not ended" as the epoch itself (ClickHouse does).
@@ -77,19 +79,62 @@ func (ev Evaluation) Validate() error {
 		if s.Image.Digest != d {
 			return fmt.Errorf("%w: evaluation of %s: score of %s", evidence.ErrInvalid, d, s.Image.Digest)
 		}
-		if err := check("score evaluated_at", s.EvaluatedAt); err != nil {
+		if err := checkTime("score evaluated_at", s.EvaluatedAt); err != nil {
 			return err
+		}
+	}
+	docs := make(map[evidence.Digest]bool, len(ev.Evidence.Evidence))
+	for _, e := range ev.Evidence.Evidence {
+		docs[e.ID] = true
+	}
+	for _, c := range ev.Components {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if !docs[c.SBOM] {
+			return fmt.Errorf("%w: evaluation of %s: component %q of document %s, which is not in the evidence set",
+				evidence.ErrInvalid, d, c.Name, c.SBOM)
 		}
 	}
 	return nil
 }
 
-// Writer stores evaluations.
+// checkTime reports whether t is a time every store can keep: from 1970 to 2105. The error wraps
+// evidence.ErrInvalid and names what.
+func checkTime(what string, t time.Time) error {
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return fmt.Errorf("%w: %s %s: want a time from 1970 to 2105", evidence.ErrInvalid, what, t.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Writer stores what the scorer learns: evaluations, gap events and coverage roll-ups.
 type Writer interface {
 	// WriteEvaluation durably stores ev. It is idempotent, and an older evaluation written after
 	// a newer one never replaces the newer one in current-state queries. It returns an error
 	// wrapping evidence.ErrInvalid when ev is invalid.
 	WriteEvaluation(ctx context.Context, ev Evaluation) error
+	GapWriter
+	CoverageRollup
+}
+
+// GapWriter records the opening and closing of gaps.
+type GapWriter interface {
+	// WriteGapEvents durably stores events. It is idempotent: an event is identified by its
+	// fingerprint, evaluation ID and state, and writing one again stores nothing new. It
+	// returns an error wrapping evidence.ErrInvalid, and writes nothing, when an event is
+	// invalid (see GapEvent.Validate).
+	WriteGapEvents(ctx context.Context, events []GapEvent) error
+}
+
+// CoverageRollup keeps the daily coverage history that Trend reads.
+type CoverageRollup interface {
+	// RollupCoverage computes the coverage of every (org, team, environment) group as of now,
+	// as Coverage defines it, and records it for the UTC day of day, replacing what an earlier
+	// call recorded for that day (a group no longer deployed is dropped from it). It is meant to
+	// be called every few minutes for today. It returns an error wrapping evidence.ErrInvalid
+	// when day is before 1970 or after 2105.
+	RollupCoverage(ctx context.Context, day time.Time) error
 }
 
 // CoverageQuery narrows coverage to deployments that match every non-empty field.
@@ -248,13 +293,70 @@ type Reader interface {
 	// returns it, wrapped; fn may call the store. Artifacts written while it runs may or may
 	// not be visited.
 	EachArtifact(ctx context.Context, fn func(ArtifactDetail) error) error
+	ComponentSearch
+	GapFeed
+	TrendReader
 }
 
-// Store is a Writer and a Reader that can be health-checked and closed.
+// ComponentSearch finds where components run.
+type ComponentSearch interface {
+	// Components returns one page of the hits of q (see ComponentQuery and ComponentHit),
+	// ordered by component name, version, purl, SBOM document, artifact digest and environment,
+	// and the cursor of the next page in next, "" on the last page. Items is empty, not nil,
+	// when nothing matches. The error wraps evidence.ErrInvalid when q is invalid (see
+	// ComponentQuery.Validate).
+	Components(ctx context.Context, q ComponentQuery) (items []ComponentHit, next string, err error)
+}
+
+// GapFeed lists open and closed gaps.
+type GapFeed interface {
+	// Gaps returns one page of the gaps q matches (see GapQuery and GapItem), ordered by
+	// OpenedAt, then image digest, environment and gap code, and the cursor of the next page in
+	// next, "" on the last page. Items is empty, not nil, when nothing matches. The error wraps
+	// evidence.ErrInvalid when q is invalid (see GapQuery.Validate).
+	Gaps(ctx context.Context, q GapQuery) (items []GapItem, next string, err error)
+	// GapsVersion returns a short opaque string that changes when, and only when, what Gaps
+	// returns for q (all pages of it; q's Limit and After are ignored) changes, for use as an
+	// HTTP entity tag. The error wraps evidence.ErrInvalid when q's state is unknown.
+	GapsVersion(ctx context.Context, q GapQuery) (string, error)
+}
+
+// TrendReader reads the coverage history that RollupCoverage records.
+type TrendReader interface {
+	// Trend returns the recorded coverage of each day from q.From to q.To (UTC days, both
+	// included) for each value of the grouping q.By, ordered by day, then group; days without a
+	// roll-up have no points. The error wraps evidence.ErrInvalid when q is invalid (see
+	// TrendQuery.Validate).
+	Trend(ctx context.Context, q TrendQuery) ([]TrendPoint, error)
+}
+
+// Store is a Writer, a Reader and a keeper of API tokens that can be health-checked and closed.
 type Store interface {
 	Writer
 	Reader
+	// Store keeps token records as auth.Store says: PutToken replaces the record with the same
+	// ID and returns an error wrapping auth.ErrInvalid when the record is invalid; TokenByHash
+	// returns an error wrapping auth.ErrNotFound for an unknown hash.
+	auth.Store
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ValidateToken reports whether t is valid (auth.Token.Validate) and every time in it is set
+// and from 1970 to 2105, as stores keep token records. The error wraps auth.ErrInvalid.
+func ValidateToken(t auth.Token) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"created_at", &t.CreatedAt}, {"expires_at", t.ExpiresAt}, {"revoked_at", t.RevokedAt}} {
+		if f.t != nil && (f.t.Before(minTime) || !f.t.Before(maxTime)) {
+			return fmt.Errorf("%w: token %s: %s %s: want a time from 1970 to 2105", auth.ErrInvalid, t.ID, f.name,
+				f.t.Format(time.RFC3339))
+		}
+	}
+	return nil
 }

@@ -6,7 +6,9 @@
 // ClickHouse has no transactions. Every table is a ReplacingMergeTree keyed by its natural key
 // with a version, every write is an idempotent insert, and readers only ever see the newest
 // version of a row, so a re-delivered evaluation changes nothing and one interrupted half-way is
-// repaired by its re-delivery. Scores are written last for that reason.
+// repaired by its re-delivery. Scores are written last for that reason, and then the current
+// state derived from an artifact's deployments, scores and gap events (its placements and gap
+// feed, see refresh), which current-state queries read instead of the history.
 package clickhouse
 
 import (
@@ -20,20 +22,39 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/store"
 )
 
 // Store is a store.Store kept in ClickHouse. It is safe for concurrent use.
 type Store struct {
 	conn driver.Conn
+	// lastVersion is the last version nextVersion returned.
+	lastVersion atomic.Uint64
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ auth.Store  = (*Store)(nil)
+)
+
+// nextVersion returns a row version for a write that must replace earlier ones: the time in
+// Unix nanoseconds, or one more than the last version returned when the clock has not moved on.
+func (s *Store) nextVersion() uint64 {
+	for {
+		last := s.lastVersion.Load()
+		v := max(uint64(time.Now().UnixNano()), last+1)
+		if s.lastVersion.CompareAndSwap(last, v) {
+			return v
+		}
+	}
+}
 
 // Open connects to the ClickHouse server cfg names (zero fields take defaults), creates
 // cfg.Database when it is missing and applies the schema migrations it lacks. Processes may open
@@ -175,6 +196,13 @@ func splitStatements(sql string) []string {
 	return stmts
 }
 
+// afterMigration holds what runs, in Go, after the statements of a migration and before it is
+// recorded: filling tables that SQL alone cannot fill from the data already stored. Each must be
+// idempotent, as the statements are.
+var afterMigration = map[uint32]func(*Store, context.Context) error{
+	4: (*Store).refreshAll, // placements and current_gaps from deployments, scores and events
+}
+
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    UInt32,
 	name       String,
@@ -205,6 +233,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		for i, stmt := range m.statements {
 			if err := s.execMigration(ctx, stmt); err != nil {
 				return fmt.Errorf("applying migration %04d_%s, statement %d: %w", m.version, m.name, i+1, err)
+			}
+		}
+		if after := afterMigration[m.version]; after != nil {
+			if err := after(s, ctx); err != nil {
+				return fmt.Errorf("applying migration %04d_%s: %w", m.version, m.name, err)
 			}
 		}
 		if err := s.insert(ctx, "INSERT INTO schema_migrations (version, name, applied_at)", [][]any{

@@ -1,6 +1,7 @@
 package clickhouse_test
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aspmhq/aspm/pkg/event"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/pkg/store/clickhouse"
@@ -146,8 +148,9 @@ func TestSplitStatements(t *testing.T) {
 }
 
 // TestMigrationsAreIdempotent checks what concurrent starts rely on: every statement of every
-// migration can run twice, because it says IF [NOT] EXISTS or adds one column (ClickHouse 18.16
-// has no ADD COLUMN IF NOT EXISTS: the runner skips a column that exists).
+// migration can run twice, because it says IF [NOT] EXISTS, adds one column (ClickHouse 18.16
+// has no ADD COLUMN IF NOT EXISTS: the runner skips a column that exists) or backfills a
+// ReplacingMergeTree table with INSERT ... SELECT (rows inserted twice collapse).
 func TestMigrationsAreIdempotent(t *testing.T) {
 	stmts, err := clickhouse.MigrationStatements()
 	if err != nil {
@@ -158,7 +161,8 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	}
 	for _, stmt := range stmts {
 		_, _, addsColumn := clickhouse.AddsColumn(stmt)
-		if !addsColumn && !strings.Contains(stmt, "IF NOT EXISTS") && !strings.Contains(stmt, "IF EXISTS") {
+		backfills := strings.HasPrefix(stmt, "INSERT INTO ") && strings.Contains(stmt, "\nSELECT ")
+		if !addsColumn && !backfills && !strings.Contains(stmt, "IF NOT EXISTS") && !strings.Contains(stmt, "IF EXISTS") {
 			t.Errorf("statement without IF [NOT] EXISTS that does not add one column:\n%s", stmt)
 		}
 	}
@@ -381,5 +385,124 @@ func TestDeploymentSeenRange(t *testing.T) {
 		if len(art.Deployments) != 1 || !art.Deployments[0].ObservedAt.Equal(last) {
 			t.Errorf("step %d: Artifact deployments = %+v, want one observed at %s", i, art.Deployments, last)
 		}
+	}
+}
+
+// TestUpgradeFillsCurrentState opens a database that has the first two migrations only, with an
+// artifact written then (its collection holding an SBOM document, a deployment, a score with a
+// gap): after the upgrade, its gap is in the feed with the details the score's JSON holds, it
+// counts in coverage and roll-ups, and components of its document, written later for another
+// artifact, are found where it runs.
+func TestUpgradeFillsCurrentState(t *testing.T) {
+	cfg := clickhousetest.Config(t)
+	ctx := t.Context()
+	conn, err := chgo.Open(&chgo.Options{Addr: cfg.Addr})
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+		t.Fatalf("creating database: %v", err)
+	}
+	old, err := chgo.Open(&chgo.Options{Addr: cfg.Addr, Auth: chgo.Auth{Database: cfg.Database}})
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", cfg.Database, err)
+	}
+	defer old.Close()
+	stmts, err := clickhouse.MigrationStatementsUpTo(2)
+	if err != nil {
+		t.Fatalf("MigrationStatementsUpTo(2): %v", err)
+	}
+	for _, stmt := range stmts {
+		if err := old.Exec(ctx, stmt); err != nil {
+			t.Fatalf("applying migrations 1 and 2:\n%s\n: %v", stmt, err)
+		}
+	}
+
+	at := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
+	ev := testEvaluation(at)
+	img, dep := ev.Evidence.Image, ev.Deployments[0]
+	sbomID := evidence.Digest("sha256:" + strings.Repeat("5b", 32))
+	sc := ev.Scores[0]
+	sc.Gaps = []evidence.Gap{{Code: "sbom.unsigned", Severity: "medium", Message: `the "SBOM" is {unsigned}`, Rule: "data.aspm.gaps.sbom"}}
+	doc, err := json.Marshal(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := uint64(at.UnixNano())
+	sec := at.Truncate(time.Second)
+	for _, q := range []struct {
+		query string
+		row   []any
+	}{
+		{"INSERT INTO artifacts (digest, repository, collected_at, errors, evidence_count, verified_provenance, version)",
+			[]any{string(img.Digest), img.Repository, sec, []string{}, uint32(1), uint8(0), version}},
+		{"INSERT INTO evidence (digest, version, position, collected_at, evidence_id, kind, source, media_type, predicate_type, subject_match, signed, verified, signer_issuer, signer_identity, builder_id, source_repository, malformed, document)",
+			[]any{string(img.Digest), version, uint32(0), sec, string(sbomID), "sbom", "oci-referrers", "", "", uint8(0), uint8(0), uint8(0), "", "", "", "", "", "{}"}},
+		{"INSERT INTO deployments (digest, deployment_key, repository, org, team, environment, cluster, namespace, workload, first_seen, last_seen, version, ended_at, ended_ns)",
+			[]any{string(img.Digest), dep.Key(), img.Repository, dep.Org, dep.Team, dep.Environment, dep.Cluster,
+				dep.Namespace, dep.Workload, sec, sec, version, time.Unix(0, 0), uint64(0)}},
+		{"INSERT INTO scores (digest, environment, evaluation_id, evaluated_at, repository, org, team, level, risk, verified_provenance, gap_codes, policy_version, score, version)",
+			[]any{string(img.Digest), sc.Environment, sc.EvaluationID, sec, img.Repository, sc.Org, sc.Team, uint8(sc.Level),
+				uint8(0), uint8(1), sc.GapCodes(), "", string(doc), version}},
+	} {
+		batch, err := old.PrepareBatch(ctx, q.query)
+		if err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+		if err := batch.Append(q.row...); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+
+	s := mustOpen(t, cfg)
+	checkMigrations(t, s)
+	items, _, err := s.Gaps(ctx, store.GapQuery{})
+	if err != nil {
+		t.Fatalf("Gaps: %v", err)
+	}
+	want := []store.GapItem{{
+		Fingerprint: event.GapFingerprint(img.Digest, sc.Environment, "sbom.unsigned"),
+		Image:       img, Environment: sc.Environment, Org: sc.Org, Team: sc.Team, Gap: sc.Gaps[0],
+		State: store.GapStateOpen, OpenedAt: at, SLSALevel: sc.Level,
+	}}
+	if diff := cmp.Diff(want, items); diff != "" {
+		t.Errorf("Gaps after the upgrade (-want +got):\n%s", diff)
+	}
+	cov, err := s.Coverage(ctx, store.CoverageQuery{})
+	if err != nil {
+		t.Fatalf("Coverage: %v", err)
+	}
+	if cov.Total != 1 || cov.ByLevel["L2"] != 1 || cov.WithGaps != 1 {
+		t.Errorf("Coverage after the upgrade = %+v, want one artifact at L2 with gaps", cov)
+	}
+	if err := s.RollupCoverage(ctx, at); err != nil {
+		t.Fatalf("RollupCoverage: %v", err)
+	}
+	points, err := s.Trend(ctx, store.TrendQuery{From: at, To: at, By: store.TrendByTeam})
+	if err != nil {
+		t.Fatalf("Trend: %v", err)
+	}
+	if len(points) != 1 || points[0].Group != dep.Team || points[0].Total != 1 {
+		t.Errorf("Trend after the upgrade = %+v, want one point of team %s", points, dep.Team)
+	}
+
+	// Another artifact's evaluation lists the document's components.
+	other := evidence.ImageRef{Repository: "registry.example.com/apps/other", Digest: evidence.Digest("sha256:" + strings.Repeat("7e", 32))}
+	if err := s.WriteEvaluation(ctx, store.Evaluation{
+		Evidence:   evidence.ArtifactEvidence{Image: other, CollectedAt: at, Evidence: []evidence.Evidence{{ID: sbomID, Kind: evidence.KindSBOM, Source: "oci-referrers"}}},
+		Components: []store.Component{{SBOM: sbomID, Name: "zlib", Version: "1.3", PURL: "pkg:deb/debian/zlib@1.3"}},
+	}); err != nil {
+		t.Fatalf("WriteEvaluation: %v", err)
+	}
+	hits, _, err := s.Components(ctx, store.ComponentQuery{Name: "zlib"})
+	if err != nil {
+		t.Fatalf("Components: %v", err)
+	}
+	if len(hits) != 1 || hits[0].Image != img || hits[0].Environment != dep.Environment || hits[0].SLSALevel != sc.Level {
+		t.Errorf("Components(zlib) after the upgrade = %+v, want one hit of %s in %s", hits, img, dep.Environment)
 	}
 }

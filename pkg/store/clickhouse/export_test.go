@@ -72,3 +72,7 @@ func MigrationVersions() ([]uint32, error) {
 	}
 	return vs, err
 }
+
+// RefreshAll recomputes the placements and gap feed of every artifact in s, as the migration that
+// created them does.
+func RefreshAll(ctx context.Context, s *Store) error { return s.refreshAll(ctx) }

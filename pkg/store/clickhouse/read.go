@@ -16,33 +16,18 @@ import (
 const (
 	// coverageQuery counts, per level, the artifacts deployed where the filter (%s) matches and
 	// not ended: each at the highest current level over its matching environments (0 when
-	// unscored), verified or with gaps when any current score there is. Deployments are reduced to
-	// their newest observation with argMax before filtering, so a superseded observation never
-	// matches, and a key whose newest observation ended it (d_ended_ns > 0) is left out.
-	// ClickHouse 18.16 needs the old JOIN syntax: ANY LEFT JOIN ... USING, and fills the
-	// columns of unmatched rows with zeros.
+	// unscored), verified or with gaps when any current score there is. It reads the placements
+	// (one row per artifact and (org, team, environment) group of its deployments, kept on
+	// write: see refresh), reduced with FINAL, and no other table.
 	coverageQuery = `
 		SELECT level, count(), sum(verified), sum(with_gaps)
 		FROM (
-			SELECT digest, max(s_level) AS level, max(s_verified) AS verified, max(s_with_gaps) AS with_gaps
+			SELECT digest, max(p_level) AS level, max(p_verified) AS verified, max(p_with_gaps) AS with_gaps
 			FROM (
-				SELECT DISTINCT digest, environment
-				FROM (
-					SELECT digest,
-						argMax(org, version) AS d_org,
-						argMax(team, version) AS d_team,
-						argMax(environment, version) AS environment,
-						argMax(ended_ns, version) AS d_ended_ns
-					FROM deployments
-					GROUP BY digest, deployment_key
-				)
-				WHERE d_ended_ns = 0 AND %s
+				SELECT digest, level AS p_level, verified AS p_verified, with_gaps AS p_with_gaps
+				FROM placements FINAL
+				WHERE running = 1 AND %s
 			)
-			ANY LEFT JOIN (
-				SELECT digest, environment, level AS s_level, verified_provenance AS s_verified,
-					notEmpty(gap_codes) AS s_with_gaps
-				FROM scores_current
-			) USING (digest, environment)
 			GROUP BY digest
 		)
 		GROUP BY level`
@@ -78,7 +63,7 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 	var conds []string
 	var args []any
 	for _, f := range []struct{ column, value string }{
-		{"d_org", q.Org}, {"d_team", q.Team}, {"environment", q.Environment},
+		{"org", q.Org}, {"team", q.Team}, {"environment", q.Environment},
 	} {
 		if f.value != "" {
 			conds = append(conds, f.column+" = ?")

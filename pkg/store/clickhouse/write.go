@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -24,6 +26,28 @@ const (
 	insertScore = `INSERT INTO scores (digest, environment, evaluation_id, evaluated_at, repository, org, team,
 		level, risk, verified_provenance, gap_codes, policy_version, score, version)`
 
+	insertComponent = `INSERT INTO sbom_components (name, version, purl, sbom, position, type, licenses)`
+
+	insertComponentByPURL = `INSERT INTO sbom_components_by_purl (purl, name, version, sbom, position, type, licenses)`
+
+	insertSBOMDocument = `INSERT INTO sbom_documents (sbom, components, written_at)`
+
+	selectSBOMDocuments = `SELECT DISTINCT sbom FROM sbom_documents WHERE sbom IN ?`
+
+	insertArtifactDocument = `INSERT INTO artifact_documents (document, digest, version)`
+
+	insertHead = `INSERT INTO scores_latest (digest, environment, evaluation_id, evaluated_ns, repository, org, team,
+		level, risk, verified_provenance, gap_codes, gap_severities, gap_messages, gap_rules, version)`
+
+	// selectHeads reads the current score of each environment of a digest: the row with the
+	// greatest version.
+	selectHeads = `SELECT environment,
+		argMax(evaluation_id, version), argMax(evaluated_ns, version), argMax(repository, version),
+		argMax(org, version), argMax(team, version), argMax(level, version), argMax(risk, version),
+		argMax(verified_provenance, version), argMax(gap_codes, version), argMax(gap_severities, version),
+		argMax(gap_messages, version), argMax(gap_rules, version), max(version)
+		FROM scores_latest WHERE digest = ? GROUP BY environment`
+
 	// selectStoredDeployments reads the newest stored row of each deployment key of a digest,
 	// and the earliest first_seen of any of its rows.
 	selectStoredDeployments = `SELECT deployment_key,
@@ -33,22 +57,31 @@ const (
 		FROM deployments WHERE digest = ? GROUP BY deployment_key`
 )
 
-// WriteEvaluation stores ev: the collection's documents, then the artifact row that points at
-// them (it stays on a newer collection when one is stored), then each deployment's merged state,
-// then the scores. Each step is an idempotent insert, so an evaluation interrupted half-way is
-// completed by writing it again. It returns an error wrapping evidence.ErrInvalid when ev is
-// invalid or holds a time before 1970 or after 2105, and writes nothing then.
+// WriteEvaluation stores ev: the components of the SBOM documents not stored yet (then the rows
+// saying they are), the collection's documents and which documents it holds, then the artifact
+// row that points at them (it stays on a newer collection when one is stored), then each
+// deployment's merged state, then the scores, then the current score of each environment when
+// a score is newer than it, then the artifact's placements and gap feed (see refresh). Each step
+// is an idempotent insert, so an evaluation interrupted half-way is completed by writing it
+// again. It returns an error wrapping evidence.ErrInvalid when ev is invalid or holds a time
+// before 1970 or after 2105, and writes nothing then.
 func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) error {
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("writing evaluation: %w", err)
 	}
 	img := ev.Evidence.Image
+	if err := s.writeComponents(ctx, ev.Components); err != nil {
+		return fmt.Errorf("writing components of %s: %w", img, err)
+	}
 	evRows, err := evidenceRows(ev.Evidence)
 	if err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", img, err)
 	}
 	if err := s.insert(ctx, insertEvidence, evRows); err != nil {
 		return fmt.Errorf("writing evidence of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertArtifactDocument, artifactDocumentRows(ev.Evidence)); err != nil {
+		return fmt.Errorf("writing documents of %s: %w", img, err)
 	}
 	if err := s.insert(ctx, insertArtifact, [][]any{artifactRow(ev.Evidence)}); err != nil {
 		return fmt.Errorf("writing artifact %s: %w", img, err)
@@ -67,7 +100,206 @@ func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) error 
 	if err := s.insert(ctx, insertScore, scoreRows); err != nil {
 		return fmt.Errorf("writing scores of %s: %w", img, err)
 	}
+	headRows, err := s.headRows(ctx, img.Digest, ev.Scores)
+	if err != nil {
+		return fmt.Errorf("writing current scores of %s: %w", img, err)
+	}
+	if err := s.insert(ctx, insertHead, headRows); err != nil {
+		return fmt.Errorf("writing current scores of %s: %w", img, err)
+	}
+	// Always, even when nothing changed: a write interrupted before its refresh is repaired by
+	// its re-delivery.
+	if len(ev.Deployments) > 0 || len(ev.Scores) > 0 {
+		if err := s.refresh(ctx, []evidence.Digest{img.Digest}); err != nil {
+			return fmt.Errorf("writing evaluation of %s: %w", img, err)
+		}
+	}
 	return nil
+}
+
+// writeComponents writes the components of each document of cs whose components are not stored
+// yet, in both copies, then records each such document as complete.
+func (s *Store) writeComponents(ctx context.Context, cs []store.Component) error {
+	cs = store.UniqueComponents(cs)
+	if len(cs) == 0 {
+		return nil
+	}
+	var docs []evidence.Digest
+	for _, c := range cs {
+		if !slices.Contains(docs, c.SBOM) {
+			docs = append(docs, c.SBOM)
+		}
+	}
+	stored, err := s.storedDocuments(ctx, docs)
+	if err != nil {
+		return err
+	}
+	var byName, byPURL [][]any
+	count := map[evidence.Digest]uint32{}
+	for _, c := range cs {
+		if stored[c.SBOM] {
+			continue
+		}
+		licenses := c.Licenses
+		if licenses == nil {
+			licenses = []string{}
+		}
+		pos := count[c.SBOM]
+		count[c.SBOM]++
+		byName = append(byName, []any{c.Name, c.Version, c.PURL, string(c.SBOM), pos, c.Type, licenses})
+		if c.PURL != "" {
+			byPURL = append(byPURL, []any{c.PURL, c.Name, c.Version, string(c.SBOM), pos, c.Type, licenses})
+		}
+	}
+	if err := s.insert(ctx, insertComponent, byName); err != nil {
+		return err
+	}
+	if err := s.insert(ctx, insertComponentByPURL, byPURL); err != nil {
+		return err
+	}
+	var marks [][]any
+	now := seconds(time.Now())
+	for _, d := range docs {
+		if !stored[d] {
+			marks = append(marks, []any{string(d), count[d], now})
+		}
+	}
+	return s.insert(ctx, insertSBOMDocument, marks)
+}
+
+// storedDocuments returns which of docs have their components stored.
+func (s *Store) storedDocuments(ctx context.Context, docs []evidence.Digest) (map[evidence.Digest]bool, error) {
+	rows, err := s.conn.Query(ctx, selectSBOMDocuments, digestSet(docs))
+	if err != nil {
+		return nil, fmt.Errorf("reading stored documents: %w", err)
+	}
+	defer rows.Close()
+	stored := map[evidence.Digest]bool{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("reading stored documents: %w", err)
+		}
+		stored[evidence.Digest(d)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading stored documents: %w", err)
+	}
+	return stored, nil
+}
+
+// artifactDocumentRows says which documents a's collection holds.
+func artifactDocumentRows(a evidence.ArtifactEvidence) [][]any {
+	rows := make([][]any, 0, len(a.Evidence))
+	for _, e := range a.Evidence {
+		rows = append(rows, []any{string(e.ID), string(a.Image.Digest), uint64(a.CollectedAt.UnixNano())})
+	}
+	return rows
+}
+
+// head is one row of scores_latest: the current score of a digest in an environment.
+type head struct {
+	environment, evaluationID          string
+	evaluatedNs                        uint64
+	repository, org, team              string
+	level, risk, verified              uint8
+	codes, severities, messages, rules []string
+	version                            uint64
+}
+
+func headOf(sc evidence.Score) head {
+	h := head{
+		environment: sc.Environment, evaluationID: sc.EvaluationID, evaluatedNs: uint64(sc.EvaluatedAt.UnixNano()),
+		repository: sc.Image.Repository, org: sc.Org, team: sc.Team, level: uint8(sc.Level), risk: uint8(sc.Risk),
+		verified: flag(sc.VerifiedProvenance),
+		codes:    []string{}, severities: []string{}, messages: []string{}, rules: []string{},
+	}
+	for _, g := range sc.Gaps {
+		h.codes = append(h.codes, g.Code)
+		h.severities = append(h.severities, g.Severity)
+		h.messages = append(h.messages, g.Message)
+		h.rules = append(h.rules, g.Rule)
+	}
+	return h
+}
+
+// newer reports whether h is a later evaluation than o: by evaluation time, then evaluation ID.
+func (h head) newer(o head) bool {
+	if h.evaluatedNs != o.evaluatedNs {
+		return h.evaluatedNs > o.evaluatedNs
+	}
+	return h.evaluationID > o.evaluationID
+}
+
+// sameAs reports whether h and o hold the same score, versions aside.
+func (h head) sameAs(o head) bool {
+	h.version, o.version = 0, 0
+	return reflect.DeepEqual(h, o)
+}
+
+func (h head) values(d evidence.Digest) []any {
+	return []any{string(d), h.environment, h.evaluationID, h.evaluatedNs, h.repository, h.org, h.team, h.level, h.risk,
+		h.verified, h.codes, h.severities, h.messages, h.rules, h.version}
+}
+
+// headRows returns the scores_latest rows that scores change: per environment, the newest of
+// scores (the last of equals) when it is newer than the stored current score, or the same
+// evaluation changed. Each row's version is greater than the stored row's, so it wins.
+func (s *Store) headRows(ctx context.Context, d evidence.Digest, scores []evidence.Score) ([][]any, error) {
+	if len(scores) == 0 {
+		return nil, nil
+	}
+	latest := map[string]head{}
+	var order []string
+	for _, sc := range scores {
+		h := headOf(sc)
+		cur, seen := latest[h.environment]
+		if !seen {
+			order = append(order, h.environment)
+		}
+		if !seen || !cur.newer(h) {
+			latest[h.environment] = h
+		}
+	}
+	stored, err := s.storedHeads(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	var rows [][]any
+	for _, env := range order {
+		h := latest[env]
+		h.version = h.evaluatedNs
+		if st, ok := stored[env]; ok {
+			if st.newer(h) || h.sameAs(st) {
+				continue
+			}
+			h.version = max(h.evaluatedNs, st.version+1)
+		}
+		rows = append(rows, h.values(d))
+	}
+	return rows, nil
+}
+
+// storedHeads returns the current score of each environment of d, by environment.
+func (s *Store) storedHeads(ctx context.Context, d evidence.Digest) (map[string]head, error) {
+	rows, err := s.conn.Query(ctx, selectHeads, string(d))
+	if err != nil {
+		return nil, fmt.Errorf("reading current scores: %w", err)
+	}
+	defer rows.Close()
+	stored := map[string]head{}
+	for rows.Next() {
+		var h head
+		if err := rows.Scan(&h.environment, &h.evaluationID, &h.evaluatedNs, &h.repository, &h.org, &h.team, &h.level,
+			&h.risk, &h.verified, &h.codes, &h.severities, &h.messages, &h.rules, &h.version); err != nil {
+			return nil, fmt.Errorf("reading current scores: %w", err)
+		}
+		stored[h.environment] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading current scores: %w", err)
+	}
+	return stored, nil
 }
 
 // seconds is t as ClickHouse's DateTime keeps it.

@@ -20,6 +20,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/store"
 )
 
@@ -32,8 +33,6 @@ type Store struct {
 	// stmts holds every query of the store, prepared once in Open.
 	stmts map[string]*sql.Stmt
 }
-
-var _ store.Store = (*Store)(nil)
 
 // Open opens the SQLite database at path, creating the file when it is missing (its directory
 // must exist), and applies any schema migrations it lacks. Path ":memory:" opens a private
@@ -83,8 +82,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 var queries = []string{
 	selectArtifactVersion, upsertArtifact, deleteEvidence, insertEvidence, upsertDeployment, lowerFirstSeen,
 	upsertScore, selectCoverage, selectArtifacts, selectEvidence, selectDeployments, selectCurrentScores,
-	selectScoreHistory, listArtifacts,
+	selectScoreHistory, listArtifacts, selectComponentDocument, insertComponent, componentsByPURL, componentsByName,
+	insertGapEvent, selectGaps, deleteRollup, insertRollup, selectTrend, upsertToken, selectTokenByHash, selectTokens,
 }
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ auth.Store  = (*Store)(nil)
+)
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {

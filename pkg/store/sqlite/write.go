@@ -69,11 +69,17 @@ const (
 			policy_version = excluded.policy_version,
 			score = excluded.score
 		WHERE excluded.evaluated_at >= scores.evaluated_at`
+
+	// selectComponentDocument finds whether a document's components are stored.
+	selectComponentDocument = `SELECT count(*) FROM sbom_components WHERE sbom = ?`
+
+	insertComponent = `INSERT OR IGNORE INTO sbom_components (sbom, name, version, purl, position, type, licenses)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
 
-// WriteEvaluation stores ev in one transaction: the artifact's evidence set unless a newer
-// collection is already stored, each deployment's observation unless a newer one is, and each
-// score. It is idempotent. It returns an error wrapping evidence.ErrInvalid when ev is invalid
+// WriteEvaluation stores ev in one transaction: the components of each SBOM document not stored
+// yet, the artifact's evidence set unless a newer collection is already stored, each
+// deployment's observation unless a newer one is, and each score. It is idempotent. It returns an error wrapping evidence.ErrInvalid when ev is invalid
 // or holds a time before 1970 or after 2105, and writes nothing then.
 func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err error) {
 	if err := ev.Validate(); err != nil {
@@ -89,6 +95,9 @@ func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err e
 		}
 	}()
 	w := writer{tx: tx, stmts: s.stmts}
+	if err := w.components(ctx, ev.Components); err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+	}
 	if err := w.artifact(ctx, ev.Evidence); err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
 	}
@@ -158,6 +167,36 @@ func (w writer) artifact(ctx context.Context, a evidence.ArtifactEvidence) error
 			e.Source, e.PredicateType, e.SubjectMatch, e.Signed, e.Verification.Verified, builder, string(doc)); err != nil {
 			return fmt.Errorf("writing evidence %s: %w", e.ID, err)
 		}
+	}
+	return nil
+}
+
+// components stores the components of each document of cs whose components are not stored yet.
+func (w writer) components(ctx context.Context, cs []store.Component) error {
+	stored := map[evidence.Digest]bool{}
+	position := map[evidence.Digest]int{}
+	for _, c := range store.UniqueComponents(cs) {
+		done, seen := stored[c.SBOM]
+		if !seen {
+			var n int
+			if err := w.queryRow(ctx, selectComponentDocument, string(c.SBOM)).Scan(&n); err != nil {
+				return fmt.Errorf("reading components of %s: %w", c.SBOM, err)
+			}
+			done = n > 0
+			stored[c.SBOM] = done
+		}
+		if done {
+			continue
+		}
+		licenses, err := json.Marshal(nonNil(c.Licenses))
+		if err != nil {
+			return fmt.Errorf("encoding licenses of component %q: %w", c.Name, err)
+		}
+		if err := w.exec(ctx, insertComponent, string(c.SBOM), c.Name, c.Version, c.PURL, position[c.SBOM], c.Type,
+			string(licenses)); err != nil {
+			return fmt.Errorf("writing component %q of %s: %w", c.Name, c.SBOM, err)
+		}
+		position[c.SBOM]++
 	}
 	return nil
 }

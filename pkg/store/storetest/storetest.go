@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every store.Store implementation passes. A store's
 // own test calls Run with a function that opens a fresh, empty store; the suite then proves the
 // semantics store.Writer and store.Reader promise: idempotent writes, newest-wins current state,
-// coverage filters, ended deployments, artifact listings with their filters and cursors, and the
-// exact shape of what readers return.
+// coverage filters, ended deployments, artifact listings with their filters and cursors, the
+// exact shape of what readers return, component search, the gap feed and its version, coverage
+// roll-ups and trends, and token records.
 package storetest
 
 import (
@@ -54,6 +55,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListFilters", testListFilters},
 		{"ListInvalid", testListInvalid},
 		{"EachArtifactStops", testEachArtifactStops},
+		{"ComponentSearch", testComponentSearch},
+		{"ComponentsInvalid", testComponentsInvalid},
+		{"GapLifecycle", testGapLifecycle},
+		{"GapsOfRunningDeployments", testGapsOfRunningDeployments},
+		{"GapFeedFilters", testGapFeedFilters},
+		{"GapsInvalid", testGapsInvalid},
+		{"GapsVersion", testGapsVersion},
+		{"RollupTrend", testRollupTrend},
+		{"TrendInvalid", testTrendInvalid},
+		{"Tokens", testTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

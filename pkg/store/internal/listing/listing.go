@@ -1,9 +1,13 @@
-// Package listing holds what the store implementations share to list artifacts: cutting a page
-// and its cursor from the rows read, and visiting every running artifact a page at a time.
+// Package listing holds what the store implementations share to list things: cutting a page and
+// its cursor from the rows read, visiting every running artifact a page at a time, and the
+// entity tag of the gap feed.
 package listing
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -23,6 +27,17 @@ func Page(items []store.ArtifactSummary, size int) ([]store.ArtifactSummary, str
 	}
 	items = items[:size]
 	return items, store.ArtifactCursor(items[size-1].Image.Digest)
+}
+
+// PageOf cuts a page of size items from items, which a store read with a limit of size+1, and
+// returns it with the cursor of the next page, made by cursor from the page's last item: "" when
+// items holds no more than size.
+func PageOf[T any](items []T, size int, cursor func(T) string) ([]T, string) {
+	if len(items) <= size {
+		return items, ""
+	}
+	items = items[:size]
+	return items, cursor(items[size-1])
 }
 
 // Set returns the distinct strings of s, sorted; empty, not nil, when s is.
@@ -65,4 +80,20 @@ func Each(ctx context.Context,
 		}
 		q.After = next
 	}
+}
+
+// GapsTag returns the entity tag of a whole gap feed, items in feed order: their number and a
+// hash of their JSON.
+func GapsTag(items []store.GapItem) string {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, g := range items {
+		g.OpenedAt = g.OpenedAt.UTC()
+		if g.ClosedAt != nil {
+			at := g.ClosedAt.UTC()
+			g.ClosedAt = &at
+		}
+		enc.Encode(g) // a GapItem always encodes; a hash never fails to write
+	}
+	return fmt.Sprintf("%d-%s", len(items), hex.EncodeToString(h.Sum(nil))[:16])
 }

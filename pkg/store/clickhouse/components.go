@@ -1,0 +1,166 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+	"github.com/aspmhq/aspm/pkg/store/internal/listing"
+)
+
+// selectHolders reads which artifacts' collections hold the documents listing the matching
+// components ({table} rows matching {match}, read through the table's primary key): per
+// (document, digest), the newest such collection. artifact_documents is read by its primary key
+// (document).
+const selectHolders = `
+	SELECT document, digest, max(version)
+	FROM artifact_documents
+	WHERE document IN (SELECT sbom FROM {table} WHERE {match})
+	GROUP BY document, digest`
+
+// componentsQuery finds where the matching components run, given the holders of their
+// documents (the external table _holders, from selectHolders). From the inside out:
+//   - the matching components after the cursor's component, read through the table's primary
+//     key and de-duplicated (rows collapse only when parts merge);
+//   - joined with the holders whose collection is the artifact's latest (artifacts read by its
+//     primary key, digest);
+//   - joined with those artifacts' placements (read by the primary key, digest) where a
+//     deployment runs and that match @org, @team and @env (empty matches all): per environment,
+//     the first placement's first running deployment by cluster, namespace, workload, org and
+//     repository, with the environment's current level and gap codes.
+//
+// Passing the holders from a first query keeps the server from evaluating the same subqueries
+// once for every table they bound. ClickHouse 18.16 needs the old JOIN syntax (ANY/ALL ... JOIN
+// ... USING), joins one table per SELECT, and does not push conditions into a join's right side.
+const componentsQuery = `
+	SELECT c_name, c_version, c_purl, c_sbom, c_type, c_licenses, digest, d_repository, environment,
+		d_org, d_team, d_cluster, d_namespace, d_workload, h_level, h_codes
+	FROM (
+		SELECT c_name, c_version, c_purl, c_sbom, c_type, c_licenses, digest
+		FROM (
+			SELECT name AS c_name, version AS c_version, purl AS c_purl, sbom AS c_sbom,
+				any(type) AS c_type, any(licenses) AS c_licenses
+			FROM {table}
+			WHERE {match} AND (name, version, purl, sbom) >= (@a_name, @a_version, @a_purl, @a_sbom)
+			GROUP BY name, version, purl, sbom
+		)
+		ALL INNER JOIN (
+			SELECT document AS c_sbom, digest
+			FROM (SELECT document, digest, version AS latest_ns FROM _holders)
+			ANY INNER JOIN (
+				SELECT digest, max(version) AS latest_ns
+				FROM artifacts
+				WHERE digest IN (SELECT digest FROM _holders)
+				GROUP BY digest
+			) USING (digest, latest_ns)
+		) USING (c_sbom)
+	)
+	ALL INNER JOIN (
+		SELECT digest, p_env AS environment, d_repository, d_org, d_team, d_cluster, d_namespace, d_workload,
+			h_level, h_codes
+		FROM (
+			SELECT digest, environment AS p_env, repository AS d_repository, org AS d_org, team AS d_team,
+				cluster AS d_cluster, namespace AS d_namespace, workload AS d_workload, level AS h_level,
+				gap_codes AS h_codes
+			FROM placements FINAL
+			WHERE digest IN (SELECT digest FROM _holders) AND running = 1
+				AND (@org = '' OR org = @org) AND (@team = '' OR team = @team) AND (@env = '' OR environment = @env)
+		)
+		ORDER BY digest, p_env, d_cluster, d_namespace, d_workload, d_org, d_repository
+		LIMIT 1 BY digest, p_env
+	) USING (digest)
+	WHERE (c_name, c_version, c_purl, c_sbom, digest, environment) > (@a_name, @a_version, @a_purl, @a_sbom, @a_digest, @a_env)
+	ORDER BY c_name, c_version, c_purl, c_sbom, digest, environment
+	LIMIT @limit`
+
+// componentSearch is a component search over a components table, matching a condition.
+type componentSearch struct{ holders, hits string }
+
+func newComponentSearch(table, match string) componentSearch {
+	r := strings.NewReplacer("{table}", table, "{match}", match)
+	return componentSearch{holders: r.Replace(selectHolders), hits: r.Replace(componentsQuery)}
+}
+
+// The component searches: by purl, by name, and by name and version.
+var (
+	componentsByPURL        = newComponentSearch("sbom_components_by_purl", "purl = @purl")
+	componentsByName        = newComponentSearch("sbom_components", "name = @name")
+	componentsByNameVersion = newComponentSearch("sbom_components", "name = @name AND version = @version")
+)
+
+// Components returns one page of the places where the components q asks for run, ordered by
+// component name, version, purl, document, artifact digest and environment, and the cursor of
+// the next page ("" on the last). The error wraps evidence.ErrInvalid when q is invalid, and
+// otherwise reports a failing server.
+func (s *Store) Components(ctx context.Context, q store.ComponentQuery) ([]store.ComponentHit, string, error) {
+	if err := q.Validate(); err != nil {
+		return nil, "", fmt.Errorf("searching components: %w", err)
+	}
+	after, _ := q.AfterKey() // valid: checked above
+	query := componentsByName
+	switch {
+	case q.PURL != "":
+		query = componentsByPURL
+	case q.Version != "":
+		query = componentsByNameVersion
+	}
+	limit := q.PageSize()
+	match := []any{chgo.Named("purl", q.PURL), chgo.Named("name", q.Name), chgo.Named("version", q.Version)}
+	holders, err := ext.NewTable("_holders", ext.Column("document", column.Type("String")),
+		ext.Column("digest", column.Type("String")), ext.Column("version", column.Type("UInt64")))
+	if err != nil {
+		return nil, "", fmt.Errorf("searching components: %w", err)
+	}
+	n := 0
+	err = s.scanRows(ctx, query.holders, match, func(scan func(...any) error) error {
+		var doc, digest string
+		var version uint64
+		if err := scan(&doc, &digest, &version); err != nil {
+			return err
+		}
+		n++
+		return holders.Append(doc, digest, version)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("searching components: %w", err)
+	}
+	if n == 0 {
+		return []store.ComponentHit{}, "", nil
+	}
+	rows, err := s.conn.Query(chgo.Context(ctx, chgo.WithExternalTable(holders)), query.hits, append(match,
+		chgo.Named("org", q.Org), chgo.Named("team", q.Team), chgo.Named("env", q.Environment),
+		chgo.Named("a_name", after.Name), chgo.Named("a_version", after.Version), chgo.Named("a_purl", after.PURL),
+		chgo.Named("a_sbom", string(after.SBOM)), chgo.Named("a_digest", string(after.Digest)),
+		chgo.Named("a_env", after.Environment), chgo.Named("limit", limit+1))...)
+	if err != nil {
+		return nil, "", fmt.Errorf("searching components: %w", err)
+	}
+	defer rows.Close()
+	items := []store.ComponentHit{}
+	for rows.Next() {
+		var h store.ComponentHit
+		var sbom, digest string
+		var level uint8
+		if err := rows.Scan(&h.Name, &h.Version, &h.PURL, &sbom, &h.Type, &h.Licenses, &digest, &h.Image.Repository,
+			&h.Environment, &h.Org, &h.Team, &h.Cluster, &h.Namespace, &h.Workload, &level, &h.Gaps); err != nil {
+			return nil, "", fmt.Errorf("searching components: %w", err)
+		}
+		h.SBOM, h.Image.Digest, h.SLSALevel = evidence.Digest(sbom), evidence.Digest(digest), evidence.Level(level)
+		if len(h.Licenses) == 0 {
+			h.Licenses = nil
+		}
+		h.Gaps = listing.Set(h.Gaps)
+		items = append(items, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("searching components: %w", err)
+	}
+	items, next := listing.PageOf(items, limit, func(h store.ComponentHit) string { return h.Key().Cursor() })
+	return items, next, nil
+}
