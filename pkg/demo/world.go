@@ -79,14 +79,15 @@ type spec struct {
 	noCommit    bool // provenance does not pin the source commit
 	malformed   bool // an unparseable bundle is attached too
 	allFormats  bool // also attached the other ways: cosign's .att/.sig/.sbom tags, the referrers tag schema
+	oldOpenSSL  bool // the SBOM lists openssl 3.0.2 rather than 3.0.15
 	level       evidence.Level
 	gaps        map[string][]string
 }
 
 var specs = []spec{
-	{name: "payments-api", team: "payments", envs: []string{"prod", "staging"}, builder: slsaGenerator, sbom: sbomSigned, level: 3,
+	{name: "payments-api", team: "payments", envs: []string{"prod", "staging"}, builder: slsaGenerator, sbom: sbomSigned, oldOpenSSL: true, level: 3,
 		gaps: map[string][]string{"prod": nil, "staging": nil}},
-	{name: "checkout-web", team: "storefront", envs: []string{"prod"}, builder: ghReusable, sbom: sbomUnsigned, level: 3,
+	{name: "checkout-web", team: "storefront", envs: []string{"prod"}, builder: ghReusable, sbom: sbomUnsigned, oldOpenSSL: true, level: 3,
 		gaps: map[string][]string{"prod": {"sbom.unsigned"}}},
 	{name: "auth-service", team: "platform", envs: []string{"prod"}, builder: ghSame, sbom: sbomSigned, level: 2,
 		gaps: map[string][]string{"prod": {"level.below_required"}}},
@@ -274,15 +275,49 @@ func provenanceStatement(sp spec, subject evidence.Digest) ([]byte, error) {
 	return json.Marshal(st)
 }
 
-func sbomStatement(name string, subject evidence.Digest) (bom, statement []byte, err error) {
+// Component is a component the demo's SBOMs list.
+type Component struct{ Type, Name, Version, PURL string }
+
+// components returns what sp's SBOM lists.
+func (sp spec) components() []Component {
+	openssl := "3.0.15"
+	if sp.oldOpenSSL {
+		openssl = "3.0.2"
+	}
+	return []Component{
+		{"library", "golang.org/x/net", "v0.33.0", "pkg:golang/golang.org/x/net@v0.33.0"},
+		{"library", "github.com/google/uuid", "v1.6.0", "pkg:golang/github.com/google/uuid@v1.6.0"},
+		{"library", "openssl", openssl, "pkg:deb/debian/openssl@" + openssl},
+	}
+}
+
+// ComponentPlaces returns in how many (artifact, environment) places a deployed artifact's SBOM
+// lists the component with this name and, when not empty, version.
+func ComponentPlaces(name, version string) int {
+	n := 0
+	for _, sp := range specs {
+		if sp.sbom == sbomNone {
+			continue
+		}
+		for _, c := range sp.components() {
+			if c.Name == name && (version == "" || c.Version == version) {
+				n += len(sp.envs)
+			}
+		}
+	}
+	return n
+}
+
+func sbomStatement(sp spec, subject evidence.Digest) (bom, statement []byte, err error) {
+	name := sp.name
+	var comps []any
+	for _, c := range sp.components() {
+		comps = append(comps, map[string]any{"type": c.Type, "name": c.Name, "version": c.Version, "purl": c.PURL})
+	}
 	bomDoc := map[string]any{
 		"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-		"metadata": map[string]any{"component": map[string]any{"type": "container", "name": name}},
-		"components": []any{
-			map[string]any{"type": "library", "name": "golang.org/x/net", "version": "v0.33.0", "purl": "pkg:golang/golang.org/x/net@v0.33.0"},
-			map[string]any{"type": "library", "name": "github.com/google/uuid", "version": "v1.6.0", "purl": "pkg:golang/github.com/google/uuid@v1.6.0"},
-			map[string]any{"type": "library", "name": "openssl", "version": "3.0.15", "purl": "pkg:deb/debian/openssl@3.0.15"},
-		},
+		"metadata":   map[string]any{"component": map[string]any{"type": "container", "name": name}},
+		"components": comps,
 	}
 	if bom, err = json.Marshal(bomDoc); err != nil {
 		return nil, nil, err
@@ -351,7 +386,7 @@ func attachEvidence(ctx context.Context, c *oci.Client, ss *Sigstore, sp spec, r
 	}
 	switch sp.sbom {
 	case sbomSigned:
-		_, st, err := sbomStatement(sp.name, ref.Digest)
+		_, st, err := sbomStatement(sp, ref.Digest)
 		if err != nil {
 			return fmt.Errorf("building SBOM: %w", err)
 		}
@@ -363,7 +398,7 @@ func attachEvidence(ctx context.Context, c *oci.Client, ss *Sigstore, sp spec, r
 			return err
 		}
 	case sbomUnsigned:
-		bom, _, err := sbomStatement(sp.name, ref.Digest)
+		bom, _, err := sbomStatement(sp, ref.Digest)
 		if err != nil {
 			return fmt.Errorf("building SBOM: %w", err)
 		}
@@ -434,7 +469,7 @@ func otherFormats(ctx context.Context, c *oci.Client, ss *Sigstore, sp spec, ref
 	if _, err := cosign.Push(ctx, c, ref, cosign.KindSignature, []cosign.Layer{sig}); err != nil {
 		return err
 	}
-	bom, _, err := sbomStatement(sp.name, ref.Digest)
+	bom, _, err := sbomStatement(sp, ref.Digest)
 	if err != nil {
 		return err
 	}
@@ -466,6 +501,18 @@ func Coverage() (total int, byLevel map[string]int, verified, withGaps int) {
 		}
 	}
 	return total, byLevel, verified, withGaps
+}
+
+// OpenGaps is the number of gaps open once the demo is scored: one per gap code of each
+// deployed artifact in each environment.
+func OpenGaps() int {
+	n := 0
+	for _, sp := range specs {
+		for _, g := range sp.gaps {
+			n += len(g)
+		}
+	}
+	return n
 }
 
 // Deployments is the number of deployments Seed returns.

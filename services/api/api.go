@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/ops"
 	"github.com/aspmhq/aspm/pkg/store"
@@ -27,6 +28,10 @@ type Config struct {
 	Listen string
 	// MaxBodyBytes bounds request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// RateLimit is each token's sustained request rate per second (default 50) and RateBurst
+	// the requests it may make at once (default 100); over it a request gets 429.
+	RateLimit float64
+	RateBurst int
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -36,6 +41,15 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 50
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 100
+	}
+	if c.MaxBodyBytes < 0 || c.RateLimit < 0 || c.RateBurst < 0 {
+		return errors.New("api: max-body-bytes, rate-limit and rate-burst must be positive")
 	}
 	return c.Bus.Validate()
 }
@@ -57,6 +71,7 @@ type Service struct {
 	registry *prometheus.Registry
 	gather   prometheus.Gatherers
 	requests *prometheus.HistogramVec
+	limiter  *auth.Limiter
 	addr     chan string
 }
 
@@ -72,7 +87,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(), addr: make(chan string, 1)}
+	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(),
+		limiter: auth.NewLimiter(cfg.RateLimit, cfg.RateBurst), addr: make(chan string, 1)}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "aspm_api_request_seconds", Help: "API request latency by route and status code.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -107,23 +123,31 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the full HTTP handler, publishing deployments with pub.
+// Handler returns the full HTTP handler, publishing deployments with pub. Everything under
+// /v1/ needs a bearer token; /healthz, /readyz, /metrics and the dashboard's static assets
+// (which hold no data: the page calls /v1 with the user's token) do not.
 func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
+	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Limiter: s.limiter, Publisher: pub,
+		Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now}
+	v1 := http.NewServeMux()
+	a.Register(v1)
 	mux := http.NewServeMux()
 	ops.Register(mux, s.Ready, s.gather)
-	a := &httpapi.API{Store: s.store, Publisher: pub, Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now}
-	a.Register(mux)
+	mux.Handle("/v1/", a.Authenticate(v1))
 	(&dashboard.Dashboard{Store: s.store, Log: s.log}).Register(mux)
-	return s.instrument(mux)
+	return s.instrument(mux, v1)
 }
 
 // instrument records each request's latency by route pattern and status.
-func (s *Service) instrument(mux *http.ServeMux) http.Handler {
+func (s *Service) instrument(mux, v1 *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		mux.ServeHTTP(rec, r)
 		_, pattern := mux.Handler(r)
+		if pattern == "/v1/" {
+			_, pattern = v1.Handler(r)
+		}
 		if pattern == "" {
 			pattern = "unmatched"
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/bus/bustest"
 	"github.com/aspmhq/aspm/pkg/event"
@@ -30,6 +31,9 @@ var img = evidence.ImageRef{Repository: "registry.example/acme/app", Digest: dig
 type fixture struct {
 	srv *httptest.Server
 	bus *bus.Bus
+	st  store.Store
+	// token is an operator's: admin of every org.
+	token string
 }
 
 func setup(t *testing.T) fixture {
@@ -59,14 +63,37 @@ func setup(t *testing.T) fixture {
 	}
 	srv := httptest.NewServer(svc.Handler(b))
 	t.Cleanup(srv.Close)
-	return fixture{srv: srv, bus: b}
+	return fixture{srv: srv, bus: b, st: st, token: newToken(t, st, auth.ScopeAdmin, "*", nil, nil)}
 }
 
-func do(t *testing.T, method, url, contentType, body string) (int, map[string]any) {
+// newToken stores a token with scope and binding in st and returns its secret.
+func newToken(t *testing.T, st auth.Store, scope auth.Scope, org string, teams, envs []string) string {
+	t.Helper()
+	secret, tok, err := auth.New("test "+string(scope), []auth.Scope{scope}, org, teams, envs, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// do sends a request with the operator's token.
+func (f fixture) do(t *testing.T, method, url, contentType, body string) (int, map[string]any) {
+	t.Helper()
+	return doAs(t, f.token, method, url, contentType, body)
+}
+
+// doAs sends a request with token (none when empty) and decodes a JSON answer.
+func doAs(t *testing.T, token, method, url, contentType, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -94,17 +121,17 @@ func errCode(v map[string]any) string {
 
 func TestReadEndpoints(t *testing.T) {
 	f := setup(t)
-	code, cov := do(t, "GET", f.srv.URL+"/v1/coverage", "", "")
+	code, cov := f.do(t, "GET", f.srv.URL+"/v1/coverage", "", "")
 	want := map[string]any{"total": 1.0, "by_level": map[string]any{"L0": 0.0, "L1": 1.0, "L2": 0.0, "L3": 0.0}, "verified_provenance": 0.0, "with_gaps": 1.0}
 	if code != 200 || !cmp.Equal(want, cov) {
 		t.Errorf("coverage: %d %s", code, cmp.Diff(want, cov))
 	}
-	code, cov = do(t, "GET", f.srv.URL+"/v1/coverage?env=dev", "", "")
+	code, cov = f.do(t, "GET", f.srv.URL+"/v1/coverage?env=dev", "", "")
 	if code != 200 || cov["total"] != 0.0 {
 		t.Errorf("coverage in dev: %d %v", code, cov)
 	}
 
-	code, a := do(t, "GET", f.srv.URL+"/v1/artifacts/"+digest, "", "")
+	code, a := f.do(t, "GET", f.srv.URL+"/v1/artifacts/"+digest, "", "")
 	if code != 200 || a["slsa_level"] != 1.0 || a["risk"] != 50.0 || a["repository"] != img.Repository {
 		t.Errorf("artifact: %d %v", code, a)
 	}
@@ -122,13 +149,13 @@ func TestReadEndpoints(t *testing.T) {
 		{"/v1/artifacts/sha256:XYZ", 400, "invalid_argument"},
 		{"/v1/artifacts/latest", 400, "invalid_argument"},
 	} {
-		code, body := do(t, "GET", f.srv.URL+tc.path, "", "")
+		code, body := f.do(t, "GET", f.srv.URL+tc.path, "", "")
 		if code != tc.status || errCode(body) != tc.code {
 			t.Errorf("GET %s: %d %v; want %d %s", tc.path, code, body, tc.status, tc.code)
 		}
 	}
 	for _, p := range []string{"/healthz", "/"} {
-		if code, _ := do(t, "GET", f.srv.URL+p, "", ""); code != 200 {
+		if code, _ := f.do(t, "GET", f.srv.URL+p, "", ""); code != 200 {
 			t.Errorf("GET %s: %d", p, code)
 		}
 	}
@@ -138,11 +165,11 @@ func TestPostDeployments(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	one := `{"image":"registry.example/acme/app@` + digest + `","environment":"prod","org":"acme","team":"pay","cluster":"c1","namespace":"n","workload":"w"}`
-	code, body := do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", one)
+	code, body := f.do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", one)
 	if code != 202 || body["accepted"] != 1.0 {
 		t.Fatalf("POST one: %d %v", code, body)
 	}
-	code, body = do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", "["+one+","+strings.Replace(one, `"prod"`, `"dev"`, 1)+"]")
+	code, body = f.do(t, "POST", f.srv.URL+"/v1/deployments", "application/json", "["+one+","+strings.Replace(one, `"prod"`, `"dev"`, 1)+"]")
 	if code != 202 || body["accepted"] != 2.0 {
 		t.Fatalf("POST list: %d %v", code, body)
 	}
@@ -189,13 +216,13 @@ func TestPostDeployments(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			code, body := do(t, "POST", f.srv.URL+"/v1/deployments", tc.contentType, tc.body)
+			code, body := f.do(t, "POST", f.srv.URL+"/v1/deployments", tc.contentType, tc.body)
 			if code != tc.status || errCode(body) != tc.code {
 				t.Errorf("%d %v; want %d %s", code, body, tc.status, tc.code)
 			}
 		})
 	}
-	if code, _ := do(t, "DELETE", f.srv.URL+"/v1/deployments", "", ""); code != http.StatusMethodNotAllowed {
+	if code, _ := f.do(t, "DELETE", f.srv.URL+"/v1/deployments", "", ""); code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE: %d, want 405", code)
 	}
 }
@@ -225,7 +252,7 @@ func TestDashboardShowsCoverage(t *testing.T) {
 func TestRescan(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	code, body := do(t, "POST", f.srv.URL+"/v1/artifacts/"+digest+":rescan", "", "")
+	code, body := f.do(t, "POST", f.srv.URL+"/v1/artifacts/"+digest+":rescan", "", "")
 	if code != http.StatusAccepted || body["image"] != img.String() {
 		t.Fatalf("rescan: %d %v", code, body)
 	}
@@ -249,7 +276,7 @@ func TestRescan(t *testing.T) {
 		{"/v1/artifacts/" + digest + ":delete", 404},
 		{"/v1/artifacts/nope:rescan", 400},
 	} {
-		if code, body := do(t, "POST", f.srv.URL+tc.path, "", ""); code != tc.status {
+		if code, body := f.do(t, "POST", f.srv.URL+tc.path, "", ""); code != tc.status {
 			t.Errorf("POST %s: %d %v, want %d", tc.path, code, body, tc.status)
 		}
 	}

@@ -36,12 +36,18 @@ type Config struct {
 	PolicyReloadInterval time.Duration
 	// Listen is the address of the /healthz, /readyz and /metrics endpoints; empty disables them.
 	Listen string
+	// RollupInterval is how often today's coverage roll-up is refreshed when scores changed
+	// (default 1m); it is refreshed every 15 minutes regardless.
+	RollupInterval time.Duration
 }
 
 // Validate fills in defaults and reports whether c is usable.
 func (c *Config) Validate() error {
 	if c.PolicyReloadInterval == 0 {
 		c.PolicyReloadInterval = 5 * time.Second
+	}
+	if c.RollupInterval == 0 {
+		c.RollupInterval = time.Minute
 	}
 	return c.Bus.Validate()
 }
@@ -62,6 +68,9 @@ type Service struct {
 	bus      *bus.Bus
 	registry *prometheus.Registry
 	metrics  metrics
+	docs     docSet
+	// dirty is set when an evaluation was written since the last coverage roll-up.
+	dirty atomic.Bool
 }
 
 type metrics struct {
@@ -70,6 +79,7 @@ type metrics struct {
 	writes   prometheus.Histogram
 	levels   *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
+	rollups  prometheus.Counter
 }
 
 // New builds the scorer; it connects to nothing yet.
@@ -105,7 +115,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.metrics.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "aspm_scorer_policy_reloads_total", Help: "Policy changes loaded or rejected.",
 	}, []string{"result"})
-	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads)
+	s.metrics.rollups = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aspm_scorer_coverage_rollups_total", Help: "Daily coverage roll-ups written.",
+	})
+	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads,
+		s.metrics.rollups)
 	return s, nil
 }
 
@@ -142,6 +156,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.cfg.PolicyPath != "" {
 		g.Go(func() error { return s.watchPolicy(ctx) })
 	}
+	g.Go(func() error { return s.rollup(ctx) })
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerScorer, s.handle, bus.ConsumeOptions{
 			Logger: s.log,
@@ -175,11 +190,18 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	comps, docs, err := s.components(ctx, m.Artifact)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	if err := s.store.WriteEvaluation(ctx, store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores}); err != nil {
+	ev := store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores, Components: comps}
+	if err := s.store.WriteEvaluation(ctx, ev); err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", m.Artifact.Image, err)
 	}
 	s.metrics.writes.Observe(time.Since(start).Seconds())
+	s.docs.add(docs)
+	s.dirty.Store(true)
 	for _, sc := range scores {
 		if err := s.announce(ctx, sc); err != nil {
 			return err
@@ -259,27 +281,22 @@ func (s *Service) announce(ctx context.Context, sc evidence.Score) error {
 		if found && (prev.EvaluationID == sc.EvaluationID || later(prev, sc)) {
 			return nil
 		}
-		before := map[string]evidence.Gap{}
-		for _, g := range prev.Gaps {
-			before[g.Code] = g
-		}
-		now := map[string]bool{}
-		for _, g := range sc.Gaps {
-			if now[g.Code] {
-				continue
-			}
-			now[g.Code] = true
-			if _, ok := before[g.Code]; !ok {
-				if err := s.bus.Publish(ctx, event.SubjectGapOpened, event.NewGapChanged(true, sc, g)); err != nil {
-					return err
-				}
+		opened, closed := transitions(prev.Gaps, sc.Gaps)
+		// The store's record first: a crash before the decision is recorded repeats the same
+		// transitions on redelivery, which the store and JetStream both de-duplicate.
+		if evs := gapEvents(sc, opened, closed); len(evs) > 0 {
+			if err := s.store.WriteGapEvents(ctx, evs); err != nil {
+				return fmt.Errorf("writing gap events of %s in %s: %w", sc.Image, sc.Environment, err)
 			}
 		}
-		for code, g := range before {
-			if !now[code] {
-				if err := s.bus.Publish(ctx, event.SubjectGapClosed, event.NewGapChanged(false, sc, g)); err != nil {
-					return err
-				}
+		for _, g := range opened {
+			if err := s.bus.Publish(ctx, event.SubjectGapOpened, event.NewGapChanged(true, sc, g)); err != nil {
+				return err
+			}
+		}
+		for _, g := range closed {
+			if err := s.bus.Publish(ctx, event.SubjectGapClosed, event.NewGapChanged(false, sc, g)); err != nil {
+				return err
 			}
 		}
 		err = s.bus.PutDecision(ctx, sc.Image.Digest, sc.Environment,
@@ -289,4 +306,28 @@ func (s *Service) announce(ctx context.Context, sc evidence.Score) error {
 		}
 		return err
 	}
+}
+
+// transitions returns the gaps of now that before lacks (opened) and those of before that now
+// lacks (closed), by code, each once, in the order of now and of before.
+func transitions(before, now []evidence.Gap) (opened, closed []evidence.Gap) {
+	had := map[string]bool{}
+	for _, g := range before {
+		had[g.Code] = true
+	}
+	has := map[string]bool{}
+	for _, g := range now {
+		if !has[g.Code] && !had[g.Code] {
+			opened = append(opened, g)
+		}
+		has[g.Code] = true
+	}
+	gone := map[string]bool{}
+	for _, g := range before {
+		if !has[g.Code] && !gone[g.Code] {
+			closed = append(closed, g)
+			gone[g.Code] = true
+		}
+	}
+	return opened, closed
 }

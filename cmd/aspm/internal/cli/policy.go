@@ -3,15 +3,11 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aspmhq/aspm/cmd/aspm/internal/simulate"
 	"github.com/aspmhq/aspm/pkg/policy"
-	"github.com/aspmhq/aspm/pkg/store/backend"
-	"github.com/aspmhq/aspm/pkg/store/clickhouse"
-	"github.com/aspmhq/aspm/pkg/svcmain"
 )
 
 func newPolicyCmd() *cobra.Command {
@@ -49,8 +45,8 @@ way 'opa test' does, with no OPA binary needed. It exits 1 when a test fails or 
 
 func newSimulateCmd() *cobra.Command {
 	var (
-		policyPath, env, output, dataDir, storeDriver, chDB string
-		chAddr                                              svcmain.List
+		policyPath, env, output string
+		sf                      storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --policies DIR",
@@ -80,14 +76,7 @@ It reads the store aspm up writes (SQLite in --data-dir, or ClickHouse with --st
 			if err != nil {
 				return fmt.Errorf("%w: --policies: %w", errUsage, err)
 			}
-			cfg := backend.Config{Driver: storeDriver, SQLitePath: filepath.Join(dataDir, "aspm.db"),
-				ClickHouse: clickhouse.Config{Addr: chAddr, Database: chDB}}
-			if storeDriver == backend.SQLite {
-				if _, err := os.Stat(cfg.SQLitePath); err != nil {
-					return fmt.Errorf("%w: no store at %s (run aspm up first, or give --data-dir)", errUsage, cfg.SQLitePath)
-				}
-			}
-			st, err := backend.Open(ctx, cfg)
+			st, err := sf.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -106,9 +95,6 @@ It reads the store aspm up writes (SQLite in --data-dir, or ClickHouse with --st
 	f.StringVar(&policyPath, "policies", "", "candidate policy directory or OPA bundle (.tar.gz)")
 	f.StringVar(&env, "env", "", "only this environment (default: all)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
-	f.StringVar(&dataDir, "data-dir", defaultDataDir(), "aspm up's data directory (for the SQLite store)")
-	f.StringVar(&storeDriver, "store", backend.SQLite, "store driver: sqlite or clickhouse")
-	f.Var(&chAddr, "clickhouse-addr", "ClickHouse native-protocol address(es), host:port")
-	f.StringVar(&chDB, "clickhouse-database", "aspm", "ClickHouse database")
+	sf.register(f)
 	return cmd
 }

@@ -126,8 +126,19 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
+	adminFile, err := bootstrapAdmin(ctx, st, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if adminFile != "" {
+		fmt.Fprintf(cfg.Out, "No API tokens existed: made an admin token for every org, saved in %s (keep it secret).\n", adminFile)
+	}
+	var token string
 	var world *demo.World
 	if cfg.Demo {
+		if token, err = demoToken(ctx, st, cfg.DataDir); err != nil {
+			return err
+		}
 		w, err := startDemo(ctx, g, &cfg)
 		if err != nil {
 			return err
@@ -164,7 +175,14 @@ func Run(ctx context.Context, cfg Config) error {
 				return err
 			}
 		}
-		fmt.Fprintf(cfg.Out, "\nDashboard: %s/\nAPI:       %s/v1/coverage\n", url, url)
+		if token == "" {
+			fmt.Fprintf(cfg.Out, "\nDashboard: %s/\nAPI:       %s/v1/coverage (send Authorization: Bearer <token>; make one with aspm token create)\n", url, url)
+		} else {
+			tokFile := filepath.Join(cfg.DataDir, DemoTokenFile)
+			fmt.Fprintf(cfg.Out, "\nDashboard: %s/#token=%s\nAPI:       %s/v1/coverage\nToken:     %s (read-only, org %s; saved in %s)\n"+
+				"Try:       curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/gaps\n",
+				url, token, url, token, demo.Org, tokFile, tokFile, url)
+		}
 		if cfg.OnReady != nil {
 			cfg.OnReady(url)
 		}
@@ -236,7 +254,7 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *Config) (*demo.World
 
 // observe publishes the demo's deployments, as an inventory would, and waits until every one
 // is scored.
-func observe(ctx context.Context, bc bus.Config, w *demo.World, st store.Reader, cfg Config) error {
+func observe(ctx context.Context, bc bus.Config, w *demo.World, st store.Store, cfg Config) error {
 	b, err := bus.Connect(ctx, bc)
 	if err != nil {
 		return err
@@ -259,6 +277,11 @@ func observe(ctx context.Context, bc bus.Config, w *demo.World, st store.Reader,
 		}
 		if done {
 			fmt.Fprintln(cfg.Out, " done.")
+			// Record today's coverage now rather than at the scorer's next roll-up, so the
+			// dashboard's trend starts with the demo.
+			if err := st.RollupCoverage(ctx, time.Now()); err != nil {
+				return fmt.Errorf("rolling up coverage: %w", err)
+			}
 			return nil
 		}
 		select {

@@ -114,9 +114,24 @@ func start(t *testing.T, cfg up.Config) string {
 	return ""
 }
 
-func getJSON(t *testing.T, url string, v any) int {
+// readToken returns the token aspm up saved in dir/name.
+func readToken(t *testing.T, dir, name string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	raw, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatalf("aspm up saved no token: %v", err)
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+func getJSON(t *testing.T, token, url string, v any) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -144,8 +159,9 @@ type artifactView struct {
 func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) {
 	world, rootPath, keyPath, host := seedRegistry(t)
 	ns := bustest.Start(t)
+	dataDir := t.TempDir()
 	url := start(t, up.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), NATSURL: ns.ClientURL(), OpenStore: open,
+		Listen: "127.0.0.1:0", DataDir: dataDir, NATSURL: ns.ClientURL(), OpenStore: open,
 		TrustedRoots: []string{rootPath}, TrustedKeys: map[string]string{demo.KeyName: keyPath},
 		Registry: oci.Config{Insecure: []string{host}},
 	})
@@ -159,7 +175,15 @@ func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) 
 		})
 	}
 	body, _ := json.Marshal(reqs)
-	resp, err := http.Post(url+"/v1/deployments", "application/json", bytes.NewReader(body))
+	// The store had no tokens: aspm up made an admin token and saved it.
+	token := readToken(t, dataDir, up.AdminTokenFile)
+	req, err := http.NewRequest("POST", url+"/v1/deployments", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +204,7 @@ func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) 
 	for len(got) < len(world.Expected) && time.Now().Before(deadline) {
 		for _, e := range world.Expected {
 			var v artifactView
-			if getJSON(t, url+"/v1/artifacts/"+e.Image.Digest.String(), &v) != http.StatusOK {
+			if getJSON(t, token, url+"/v1/artifacts/"+e.Image.Digest.String(), &v) != http.StatusOK {
 				continue
 			}
 			for _, s := range v.Scores {
@@ -189,7 +213,7 @@ func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) 
 				}
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // 16 requests a round stay within the token rate limit (50/s)
 	}
 	levels := map[string]int{"L0": 0, "L1": 0, "L2": 0, "L3": 0}
 	byDigest := map[evidence.Digest]demo.Expected{}
@@ -223,7 +247,7 @@ func runPipeline(t *testing.T, open func(context.Context) (store.Store, error)) 
 		}
 	}
 	var cov store.Coverage
-	if code := getJSON(t, url+"/v1/coverage", &cov); code != http.StatusOK {
+	if code := getJSON(t, token, url+"/v1/coverage", &cov); code != http.StatusOK {
 		t.Fatalf("GET /v1/coverage: %d", code)
 	}
 	want := store.Coverage{Total: len(byDigest), ByLevel: levels, VerifiedProvenance: verified, WithGaps: cov.WithGaps}
@@ -243,8 +267,21 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	dataDir := t.TempDir()
 	url := start(t, up.Config{Listen: "127.0.0.1:0", DataDir: dataDir, Demo: true, Out: &out})
+	token := readToken(t, dataDir, up.DemoTokenFile)
+	if fi, err := os.Stat(filepath.Join(dataDir, up.DemoTokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("demo token file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	// Without the token the API answers 401; the demo token only reads.
+	if code := getJSON(t, "", url+"/v1/coverage", nil); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/coverage without a token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest("POST", url+"/v1/deployments", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST /v1/deployments with the demo token: %v %v, want 403", resp.Status, err)
+	}
 	var cov store.Coverage
-	if code := getJSON(t, url+"/v1/coverage", &cov); code != http.StatusOK {
+	if code := getJSON(t, token, url+"/v1/coverage", &cov); code != http.StatusOK {
 		t.Fatalf("GET /v1/coverage: %d", code)
 	}
 	total, byLevel, verified, withGaps := demo.Coverage()
@@ -252,7 +289,31 @@ func TestDemo(t *testing.T) {
 	if diff := cmp.Diff(want, cov); diff != "" {
 		t.Errorf("coverage (-want +got):\n%s\noutput:\n%s", diff, out.String())
 	}
-	if !strings.Contains(out.String(), "Dashboard: "+url+"/") {
+	// The analytics endpoints answer from what the pipeline wrote: every open gap of the demo,
+	// today's roll-up, and where each openssl version runs.
+	var gaps struct {
+		Items []store.GapItem `json:"items"`
+	}
+	if code := getJSON(t, token, url+"/v1/gaps?limit=1000", &gaps); code != http.StatusOK || len(gaps.Items) != demo.OpenGaps() {
+		t.Errorf("GET /v1/gaps: %d, %d items, want %d", code, len(gaps.Items), demo.OpenGaps())
+	}
+	var trend struct {
+		Points []store.TrendPoint `json:"points"`
+	}
+	if code := getJSON(t, token, url+"/v1/coverage/trend?by=org", &trend); code != http.StatusOK || len(trend.Points) != 1 ||
+		trend.Points[0].Total != total || trend.Points[0].VerifiedProvenance != verified {
+		t.Errorf("GET /v1/coverage/trend: %d %+v, want today's point with %d artifacts, %d verified", code, trend.Points, total, verified)
+	}
+	for _, v := range []string{"3.0.2", "3.0.15"} {
+		var hits struct {
+			Items []store.ComponentHit `json:"items"`
+		}
+		code := getJSON(t, token, url+"/v1/components?name=openssl&version="+v, &hits)
+		if want := demo.ComponentPlaces("openssl", v); code != http.StatusOK || len(hits.Items) != want || want == 0 {
+			t.Errorf("GET /v1/components openssl %s: %d, %d hits, want %d", v, code, len(hits.Items), want)
+		}
+	}
+	if !strings.Contains(out.String(), "Dashboard: "+url+"/#token="+token+"\n") || !strings.Contains(out.String(), "Token:     "+token) {
 		t.Errorf("output does not name the dashboard URL:\n%s", out.String())
 	}
 	resp, err := http.Get(url + "/")

@@ -21,6 +21,8 @@ func main() {
 	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the API, dashboard, /healthz, /readyz and /metrics")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 50, "requests per second each API token may make, sustained")
+	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "requests each API token may make at once")
 	backend.RegisterFlags(fs, &st)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
 		store, err := backend.Open(ctx, st)

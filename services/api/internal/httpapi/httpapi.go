@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/event"
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -33,6 +34,9 @@ var _ Publisher = (*bus.Bus)(nil)
 // API serves the /v1 routes.
 type API struct {
 	Store        store.Reader
+	Analytics    Analytics
+	Tokens       auth.Store
+	Limiter      *auth.Limiter
 	Publisher    Publisher
 	Log          *slog.Logger
 	MaxBodyBytes int64
@@ -42,9 +46,37 @@ type API struct {
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/coverage", a.coverage)
+	mux.HandleFunc("GET /v1/coverage/trend", a.trend)
+	mux.HandleFunc("GET /v1/artifacts", a.listArtifacts)
 	mux.HandleFunc("GET /v1/artifacts/{digest}", a.artifact)
-	mux.HandleFunc("POST /v1/deployments", a.postDeployments)
 	mux.HandleFunc("POST /v1/artifacts/{action}", a.artifactAction)
+	mux.HandleFunc("GET /v1/gaps", a.gaps)
+	mux.HandleFunc("GET /v1/components", a.components)
+	mux.HandleFunc("GET /v1/deployments", a.listDeployments)
+	mux.HandleFunc("POST /v1/deployments", a.postDeployments)
+	mux.HandleFunc("POST /v1/tokens", a.createToken)
+	mux.HandleFunc("GET /v1/tokens", a.listTokens)
+	mux.HandleFunc("POST /v1/tokens/{action}", a.revokeToken)
+}
+
+// decodeJSON reads a JSON object body of at most max bytes into v, refusing unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &apiError{http.StatusUnsupportedMediaType, CodeUnsupportedCT, "Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return err
+		}
+		return invalid("decoding body: %v", err)
+	}
+	if dec.More() {
+		return invalid("unexpected data after the JSON value")
+	}
+	return nil
 }
 
 // Error codes, stable for automation.
@@ -82,6 +114,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 		status, code, message = ae.status, ae.code, ae.msg
+	case errors.Is(err, auth.ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aspm"`)
+		status, code, message = http.StatusUnauthorized, CodeUnauthenticated, err.Error()
+	case errors.Is(err, auth.ErrForbidden):
+		status, code, message = http.StatusForbidden, CodeForbidden, err.Error()
 	case errors.As(err, &tooBig):
 		status, code, message = http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)
 	case errors.Is(err, store.ErrNotFound):
@@ -105,7 +142,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (a *API) coverage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	cov, err := a.Store.Coverage(r.Context(), store.CoverageQuery{Org: q.Get("org"), Team: q.Get("team"), Environment: q.Get("env")})
+	cq := store.CoverageQuery{Org: q.Get("org"), Team: q.Get("team"), Environment: q.Get("env")}
+	if err := narrow(principal(r), &cq.Org, &cq.Team, &cq.Environment); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	cov, err := a.Store.Coverage(r.Context(), cq)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -146,6 +188,11 @@ func (a *API) artifact(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	det, ok := visible(principal(r), det)
+	if !ok {
+		a.writeError(w, r, errNotVisible)
+		return
+	}
 	v := ArtifactView{
 		Digest: det.Image.Digest, Repository: det.Image.Repository, Gaps: []GapView{},
 		CollectedAt: det.CollectedAt, Evidence: det.Evidence, Errors: det.Errors, Scores: det.Scores, Deployments: det.Deployments,
@@ -177,6 +224,10 @@ func (a *API) artifactAction(w http.ResponseWriter, r *http.Request) {
 	det, err := a.Store.Artifact(r.Context(), d)
 	if err != nil {
 		a.writeError(w, r, err)
+		return
+	}
+	if _, ok := visible(principal(r), det); !ok {
+		a.writeError(w, r, errNotVisible)
 		return
 	}
 	m := event.NewScanRequested(det.Image, a.Now())
@@ -229,6 +280,10 @@ func (a *API) postDeployments(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := d.Validate(); err != nil {
 			a.writeError(w, r, invalid("deployment %d: %v", i, err))
+			return
+		}
+		if !principal(r).Sees(d.Org, d.Team, d.Environment) {
+			a.writeError(w, r, fmt.Errorf("%w: deployment %d: this token cannot write to org %q, team %q, environment %q", auth.ErrForbidden, i, d.Org, d.Team, d.Environment))
 			return
 		}
 		deps = append(deps, d)

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/aspmhq/aspm/pkg/auth"
+	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/store"
+)
+
+// Error codes of access control.
+const (
+	CodeUnauthenticated = "unauthenticated"
+	CodeForbidden       = "forbidden"
+	CodeRateLimited     = "rate_limited"
+)
+
+// requiredScope is the scope a request needs: admin for token management, write for anything
+// that changes state, read otherwise.
+func requiredScope(r *http.Request) auth.Scope {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/v1/tokens"):
+		return auth.ScopeAdmin
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return auth.ScopeRead
+	}
+	return auth.ScopeWrite
+}
+
+// Authenticate wraps next so that every request carries a valid bearer token with the scope
+// it needs and stays within the token's rate; the token is in the request's context.
+func (a *API) Authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := auth.Authenticate(r.Context(), a.Tokens, r.Header.Get("Authorization"), a.Now())
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if ok, wait := a.Limiter.Allow(tok.ID, a.Now()); !ok {
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+			a.writeError(w, r, &apiError{http.StatusTooManyRequests, CodeRateLimited, "too many requests for this token; retry after the Retry-After seconds"})
+			return
+		}
+		if need := requiredScope(r); !tok.Allows(need) {
+			a.writeError(w, r, fmt.Errorf("%w: this token's scopes (%v) do not include %s", auth.ErrForbidden, tok.Scopes, need))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithToken(r.Context(), tok)))
+	})
+}
+
+// principal returns the request's token; requests reach handlers only through Authenticate.
+func principal(r *http.Request) auth.Token {
+	t, ok := auth.FromContext(r.Context())
+	if !ok {
+		// Unreachable behind Authenticate; deny everything rather than allow.
+		return auth.Token{Org: "\x00none"}
+	}
+	return t
+}
+
+// narrow applies the token's binding to query filters: a filter outside what the token may
+// see is forbidden, and an empty filter takes the token's binding.
+func narrow(t auth.Token, org, team, env *string) error {
+	bind := func(name string, value *string, allowed []string) error {
+		switch {
+		case len(allowed) == 0:
+			return nil
+		case *value == "":
+			if len(allowed) > 1 {
+				return fmt.Errorf("%w: this token sees several %ss; choose one with ?%s=", auth.ErrForbidden, name, name)
+			}
+			*value = allowed[0]
+		case !contains(allowed, *value):
+			return fmt.Errorf("%w: this token cannot see %s %q", auth.ErrForbidden, name, *value)
+		}
+		return nil
+	}
+	if t.Org != "*" {
+		if err := bind("org", org, []string{t.Org}); err != nil {
+			return err
+		}
+	}
+	if err := bind("team", team, t.Teams); err != nil {
+		return err
+	}
+	return bind("env", env, t.Environments)
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// visible trims an artifact's detail to the deployments and scores the token may see; found
+// is false when nothing is left (the artifact is then reported as not found, so a token does
+// not learn that another org runs it).
+func visible(t auth.Token, det store.ArtifactDetail) (store.ArtifactDetail, bool) {
+	var deps []evidence.Deployment
+	envs := map[string]bool{}
+	for _, d := range det.Deployments {
+		if t.Sees(d.Org, d.Team, d.Environment) {
+			deps = append(deps, d)
+			envs[d.Environment+"\x00"+d.Org] = true
+		}
+	}
+	if len(deps) == 0 {
+		return store.ArtifactDetail{}, false
+	}
+	var scores []evidence.Score
+	for _, s := range det.Scores {
+		if envs[s.Environment+"\x00"+s.Org] && t.Sees(s.Org, s.Team, s.Environment) {
+			scores = append(scores, s)
+		}
+	}
+	det.Deployments, det.Scores = deps, scores
+	if det.Scores == nil {
+		det.Scores = []evidence.Score{}
+	}
+	return det, true
+}
+
+var errNotVisible = fmt.Errorf("%w: no such artifact", store.ErrNotFound)
