@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command (`make test`, and all that .ci/run does). It installs and starts
 # what the tests need when missing — Debian's clickhouse-server, on loopback with its data under
-# .cache/, and Debian's docker-registry, which the tests start themselves — then checks
-# formatting, vets and tests every module and runs the policy tests. It is idempotent and stops
-# what it started. With CI=true a test that needs ClickHouse or docker-registry fails, never
-# skips, when it is unavailable.
+# .cache/, and Debian's docker-registry and chromium, which the tests start themselves — then
+# checks formatting, vets and tests every module and runs the policy tests. It is idempotent and
+# stops what it started. With CI=true a test that needs ClickHouse, docker-registry or chromium
+# fails, never skips, when it is unavailable. Tests leave artifacts (screenshots) in .artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
@@ -27,6 +27,20 @@ if [ ! -x /usr/bin/docker-registry ]; then
 		$sudo /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
 	fi
 fi
+
+# Debian's chromium, for the dashboard's browser test (services/api TestDashboardInBrowser), which
+# starts it headless itself; fonts-dejavu-core makes its screenshots read the same everywhere.
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "chromium: installing Debian's chromium" >&2
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
+
+# Tests leave what a person may want to look at (the dashboard's screenshot) in .artifacts/.
+export ASPM_TEST_ARTIFACTS=${ASPM_TEST_ARTIFACTS:-$PWD/.artifacts}
+mkdir -p "$ASPM_TEST_ARTIFACTS"
 
 started_clickhouse=0
 if ! scripts/clickhouse.sh status; then

@@ -124,8 +124,9 @@ func (s *Service) Ready(ctx context.Context) error {
 }
 
 // Handler returns the full HTTP handler, publishing deployments with pub. Everything under
-// /v1/ needs a bearer token; /healthz, /readyz, /metrics and the dashboard's static assets
-// (which hold no data: the page calls /v1 with the user's token) do not.
+// /v1/ needs a bearer token; /healthz, /readyz, /metrics, the OpenAPI document at
+// /openapi.yaml and the dashboard's static assets (which hold no data: the page calls /v1 with
+// the user's token) do not.
 func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
 	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Limiter: s.limiter, Publisher: pub,
 		Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now}
@@ -134,7 +135,8 @@ func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
 	mux := http.NewServeMux()
 	ops.Register(mux, s.Ready, s.gather)
 	mux.Handle("/v1/", a.Authenticate(v1))
-	(&dashboard.Dashboard{Store: s.store, Log: s.log}).Register(mux)
+	mux.HandleFunc("GET /openapi.yaml", serveOpenAPI)
+	dashboard.Register(mux)
 	return s.instrument(mux, v1)
 }
 

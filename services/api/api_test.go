@@ -211,6 +211,8 @@ func TestPostDeployments(t *testing.T) {
 		{"unknown field", "application/json", `{"image":"registry.example/acme/app@` + digest + `","environment":"prod","org":"acme","tag":"x"}`, 400, "invalid_argument"},
 		{"bad label", "application/json", `{"image":"registry.example/acme/app@` + digest + `","environment":"prod env","org":"acme"}`, 400, "invalid_argument"},
 		{"trailing data", "application/json", one + "{}", 400, "invalid_argument"},
+		{"observed in the future", "application/json", strings.Replace(one, `"org"`, `"observed_at":"2999-01-01T00:00:00Z","org"`, 1), 400, "invalid_argument"},
+		{"observed before 1970", "application/json", strings.Replace(one, `"org"`, `"observed_at":"1960-01-01T00:00:00Z","org"`, 1), 400, "invalid_argument"},
 		{"too large", "application/json", "[" + strings.Repeat(one+",", 40) + one + "]", 413, "payload_too_large"},
 		{"wrong content type", "text/plain", one, 415, "unsupported_media_type"},
 	}
@@ -227,25 +229,33 @@ func TestPostDeployments(t *testing.T) {
 	}
 }
 
-func TestDashboardShowsCoverage(t *testing.T) {
+// TestDashboardServesThePage checks that the dashboard's page and files are served without a
+// token (they hold no data) and with the security headers; TestDashboardInBrowser tests the page.
+func TestDashboardServesThePage(t *testing.T) {
 	f := setup(t)
-	resp, err := http.Get(f.srv.URL + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	page, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{`id="total">1<`, `data-level="L1"`, `id="with-gaps">1<`} {
-		if !bytes.Contains(page, []byte(want)) {
-			t.Errorf("dashboard lacks %q", want)
+	for _, tc := range []struct{ path, ctype, has string }{
+		{"/", "text/html", `<script src="/assets/app.js" defer></script>`},
+		{"/assets/app.js", "text/javascript", "/v1/coverage"},
+		{"/assets/app.css", "text/css", ".cards"},
+	} {
+		resp, err := http.Get(f.srv.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) ||
+			!bytes.Contains(body, []byte(tc.has)) {
+			t.Errorf("GET %s: %s %q, want %s holding %q", tc.path, resp.Status, resp.Header.Get("Content-Type"), tc.ctype, tc.has)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+			!strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("GET %s: CSP %q", tc.path, csp)
 		}
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
-		t.Errorf("CSP = %q", csp)
-	}
-	// The page loads nothing from other hosts.
-	if bytes.Contains(page, []byte("http://")) || bytes.Contains(page, []byte("https://")) {
-		t.Error("dashboard references an external URL")
+	// The page shows no data itself: the figures come from /v1 with the user's token.
+	if code, _ := doAs(t, "", "GET", f.srv.URL+"/v1/coverage", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /v1/coverage without a token: %d, want 401", code)
 	}
 }
 

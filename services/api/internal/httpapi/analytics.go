@@ -136,6 +136,11 @@ func (a *API) gaps(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	// Refuse a bad query (a made-up cursor) before tagging it, so it never answers 304.
+	if err := gq.Validate(); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	version, err := a.Analytics.GapsVersion(r.Context(), gq)
 	if err != nil {
 		a.writeError(w, r, err)

@@ -43,8 +43,16 @@ type API struct {
 	Now          func() time.Time
 }
 
+// Router is what Register adds routes to; *http.ServeMux is one, and tests record the patterns
+// with another.
+type Router interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+var _ Router = (*http.ServeMux)(nil)
+
 // Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux Router) {
 	mux.HandleFunc("GET /v1/coverage", a.coverage)
 	mux.HandleFunc("GET /v1/coverage/trend", a.trend)
 	mux.HandleFunc("GET /v1/artifacts", a.listArtifacts)
@@ -123,7 +131,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, message = http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)
 	case errors.Is(err, store.ErrNotFound):
 		status, code, message = http.StatusNotFound, CodeNotFound, err.Error()
-	case errors.Is(err, evidence.ErrInvalid):
+	case errors.Is(err, evidence.ErrInvalid), errors.Is(err, auth.ErrInvalid):
 		status, code, message = http.StatusBadRequest, CodeInvalid, err.Error()
 	}
 	if status >= 500 {
@@ -277,6 +285,12 @@ func (a *API) postDeployments(w http.ResponseWriter, r *http.Request) {
 			Workload: rq.Workload, Org: rq.Org, Team: rq.Team, ObservedAt: now}
 		if rq.ObservedAt != nil {
 			d.ObservedAt = rq.ObservedAt.UTC()
+			// Stores keep times from 1970; a clock far ahead would make this observation
+			// outrank every later one.
+			if d.ObservedAt.Year() < 1970 || d.ObservedAt.After(now.Add(5*time.Minute)) {
+				a.writeError(w, r, invalid("deployment %d: observed_at %s: want a time from 1970 to now", i, d.ObservedAt.Format(time.RFC3339)))
+				return
+			}
 		}
 		if err := d.Validate(); err != nil {
 			a.writeError(w, r, invalid("deployment %d: %v", i, err))

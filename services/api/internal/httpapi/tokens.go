@@ -127,13 +127,15 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 		if t.ID != id || (admin.Org != "*" && t.Org != admin.Org) {
 			continue
 		}
-		now := a.Now().UTC().Truncate(time.Second)
-		t.RevokedAt = &now
-		if err := a.Tokens.PutToken(r.Context(), t); err != nil {
-			a.writeError(w, r, err)
-			return
+		if t.RevokedAt == nil { // revoking again keeps the first revocation's time
+			now := a.Now().UTC().Truncate(time.Second)
+			t.RevokedAt = &now
+			if err := a.Tokens.PutToken(r.Context(), t); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			a.Log.Info("token revoked", "id", t.ID, "by", admin.ID)
 		}
-		a.Log.Info("token revoked", "id", t.ID, "by", admin.ID)
 		writeJSON(w, http.StatusOK, t)
 		return
 	}
