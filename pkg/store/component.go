@@ -63,9 +63,11 @@ const (
 )
 
 // ComponentQuery finds components by exact purl, or by exact name and, optionally, version,
-// where they run: one hit per component, artifact whose latest evidence set holds the
-// component's SBOM document, and environment where a deployment of that artifact matching Org,
-// Team and Environment (each when not empty) runs.
+// where they run: one hit per component (name, version and purl), artifact whose latest
+// evidence set holds an SBOM document listing the component, and environment where a deployment
+// of that artifact matching Org, Team and Environment (each when not empty) runs. An artifact
+// whose evidence set holds several documents listing the component — the same SBOM attached two
+// ways, say — has one hit per environment, naming them all.
 type ComponentQuery struct {
 	// PURL, when set, matches components with exactly this package URL; Name and Version must
 	// then be empty.
@@ -109,19 +111,19 @@ func (q ComponentQuery) PageSize() int { return pageSize(q.Limit) }
 // ComponentKey is the sort key of a component hit: the order of a component search.
 type ComponentKey struct {
 	Name, Version, PURL string
-	SBOM, Digest        evidence.Digest
+	Digest              evidence.Digest
 	Environment         string
 }
 
 // Key returns h's sort key.
 func (h ComponentHit) Key() ComponentKey {
-	return ComponentKey{h.Name, h.Version, h.PURL, h.SBOM, h.Image.Digest, h.Environment}
+	return ComponentKey{h.Name, h.Version, h.PURL, h.Image.Digest, h.Environment}
 }
 
 // Less reports whether k sorts before o.
 func (k ComponentKey) Less(o ComponentKey) bool {
-	a := []string{k.Name, k.Version, k.PURL, string(k.SBOM), string(k.Digest), k.Environment}
-	b := []string{o.Name, o.Version, o.PURL, string(o.SBOM), string(o.Digest), o.Environment}
+	a := []string{k.Name, k.Version, k.PURL, string(k.Digest), k.Environment}
+	b := []string{o.Name, o.Version, o.PURL, string(o.Digest), o.Environment}
 	for i := range a {
 		if a[i] != b[i] {
 			return a[i] < b[i]
@@ -133,7 +135,7 @@ func (k ComponentKey) Less(o ComponentKey) bool {
 // Cursor returns the opaque cursor of a component search that continues after the hit with
 // key k.
 func (k ComponentKey) Cursor() string {
-	return encodeCursor(k.Name, k.Version, k.PURL, string(k.SBOM), string(k.Digest), k.Environment)
+	return encodeCursor(k.Name, k.Version, k.PURL, string(k.Digest), k.Environment)
 }
 
 // AfterKey returns the key q.After continues after, the zero key when q.After is empty. The error
@@ -142,17 +144,25 @@ func (q ComponentQuery) AfterKey() (ComponentKey, error) {
 	if q.After == "" {
 		return ComponentKey{}, nil
 	}
-	p, err := decodeCursor("component query", q.After, 6)
+	p, err := decodeCursor("component query", q.After, 5)
 	if err != nil {
 		return ComponentKey{}, err
 	}
-	return ComponentKey{p[0], p[1], p[2], evidence.Digest(p[3]), evidence.Digest(p[4]), p[5]}, nil
+	return ComponentKey{p[0], p[1], p[2], evidence.Digest(p[3]), p[4]}, nil
 }
 
 // ComponentHit is one place a component runs: the component, the artifact whose latest evidence
 // set lists it, and the environment where a deployment of that artifact runs.
 type ComponentHit struct {
-	Component
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	PURL    string `json:"purl,omitempty"`
+	// Type and Licenses are those the first document of SBOMs gives the component.
+	Type     string   `json:"type,omitempty"`
+	Licenses []string `json:"licenses,omitempty"`
+	// SBOMs are the evidence IDs of the SBOM documents in the artifact's latest evidence set
+	// that list the component, sorted; never nil.
+	SBOMs []evidence.Digest `json:"sboms"`
 	// Image is the artifact, in the repository the deployment below runs it from.
 	Image       evidence.ImageRef `json:"image"`
 	Environment string            `json:"environment"`

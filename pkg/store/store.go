@@ -129,11 +129,12 @@ type GapWriter interface {
 
 // CoverageRollup keeps the daily coverage history that Trend reads.
 type CoverageRollup interface {
-	// RollupCoverage computes the coverage of every (org, team, environment) group as of now,
-	// as Coverage defines it, and records it for the UTC day of day, replacing what an earlier
-	// call recorded for that day (a group no longer deployed is dropped from it). It is meant to
-	// be called every few minutes for today. It returns an error wrapping evidence.ErrInvalid
-	// when day is before 1970 or after 2105.
+	// RollupCoverage computes, as of now, what Coverage returns for every CoverageQuery that a
+	// trend point stands for — every combination of an org, team and environment of the running
+	// deployments, each of them possibly left out (recorded as RollupAll) — and records it for
+	// the UTC day of day, replacing what an earlier call recorded for that day (a combination no
+	// longer deployed is dropped from it). It is meant to be called every few minutes for today.
+	// It returns an error wrapping evidence.ErrInvalid when day is before 1970 or after 2105.
 	RollupCoverage(ctx context.Context, day time.Time) error
 }
 
@@ -301,9 +302,9 @@ type Reader interface {
 // ComponentSearch finds where components run.
 type ComponentSearch interface {
 	// Components returns one page of the hits of q (see ComponentQuery and ComponentHit),
-	// ordered by component name, version, purl, SBOM document, artifact digest and environment,
-	// and the cursor of the next page in next, "" on the last page. Items is empty, not nil,
-	// when nothing matches. The error wraps evidence.ErrInvalid when q is invalid (see
+	// ordered by component name, version, purl, artifact digest and environment, and the
+	// cursor of the next page in next, "" on the last page. Items is empty, not nil, when
+	// nothing matches. The error wraps evidence.ErrInvalid when q is invalid (see
 	// ComponentQuery.Validate).
 	Components(ctx context.Context, q ComponentQuery) (items []ComponentHit, next string, err error)
 }
@@ -324,9 +325,10 @@ type GapFeed interface {
 // TrendReader reads the coverage history that RollupCoverage records.
 type TrendReader interface {
 	// Trend returns the recorded coverage of each day from q.From to q.To (UTC days, both
-	// included) for each value of the grouping q.By, ordered by day, then group; days without a
-	// roll-up have no points. The error wraps evidence.ErrInvalid when q is invalid (see
-	// TrendQuery.Validate).
+	// included) for each value of the grouping q.By deployed where q's filters match, ordered by
+	// day, then group: each point is what Coverage returned for the group and the filters when
+	// the day was rolled up (see TrendPoint). Days without a roll-up have no points. The error
+	// wraps evidence.ErrInvalid when q is invalid (see TrendQuery.Validate).
 	Trend(ctx context.Context, q TrendQuery) ([]TrendPoint, error)
 }
 

@@ -17,8 +17,17 @@ const (
 // MaxTrendDays is the longest span of a trend, in days.
 const MaxTrendDays = 366
 
-// TrendQuery asks for the daily coverage from From to To, grouped by By, of the roll-up groups
-// matching every non-empty field of Org, Team and Environment.
+// RollupAll stands for every org, every team or every environment in the roll-ups: for each day,
+// RollupCoverage records the coverage of every combination of an org, a team and an
+// environment, each a label or RollupAll, as Coverage gives it for the labels among them. It is
+// not a valid label (see evidence.Deployment.Validate), so it never names a group.
+const RollupAll = "*"
+
+// TrendQuery asks for the daily coverage from From to To of each value of the grouping By, among
+// the deployments matching every non-empty field of Org, Team and Environment: each point is
+// what Coverage returned, at the roll-up of its day, for the CoverageQuery of the point's group
+// and the filters (see TrendPoint). Teams are org-scoped labels, but a Team without an Org
+// matches that team in every org, as a CoverageQuery does.
 type TrendQuery struct {
 	// From and To are the first and last day, each the UTC day of the time given.
 	From, To time.Time
@@ -30,13 +39,19 @@ type TrendQuery struct {
 }
 
 // Validate reports whether q's days are from 1970 to 2105 and in order, at most MaxTrendDays
-// apart, and whether By is a known grouping. The error wraps evidence.ErrInvalid.
+// apart, whether By is a known grouping, and whether no filter is RollupAll. The error wraps
+// evidence.ErrInvalid.
 func (q TrendQuery) Validate() error {
 	switch q.By {
 	case TrendByOrg, TrendByTeam, TrendByEnv:
 	default:
 		return fmt.Errorf("%w: trend query: by %q: want %q, %q or %q", evidence.ErrInvalid, q.By,
 			TrendByOrg, TrendByTeam, TrendByEnv)
+	}
+	for _, f := range []struct{ name, value string }{{"org", q.Org}, {"team", q.Team}, {"environment", q.Environment}} {
+		if f.value == RollupAll {
+			return fmt.Errorf("%w: trend query: %s %q: not a label", evidence.ErrInvalid, f.name, f.value)
+		}
 	}
 	from, to := Day(q.From), Day(q.To)
 	if err := checkTime("trend query from", from); err != nil {
@@ -68,9 +83,11 @@ func CheckDay(day time.Time) error {
 	return checkTime("roll-up day", Day(day))
 }
 
-// TrendPoint is the coverage of one group value on one day: the sums of the roll-up rows of the
-// (org, team, environment) groups that make up the value. An artifact deployed in two such
-// groups counts in each.
+// TrendPoint is the coverage of one group value on one day: what Coverage returned, when the
+// day was last rolled up, for a CoverageQuery with the query's By field set to Group and its
+// other fields set to the TrendQuery's filters. An artifact counts once however many
+// environments, teams or orgs of the group it is deployed in. The group "" of TrendByTeam holds
+// the deployments without a team, which a CoverageQuery cannot single out.
 type TrendPoint struct {
 	// Day is the start of the UTC day.
 	Day time.Time `json:"day"`

@@ -506,3 +506,84 @@ func TestUpgradeFillsCurrentState(t *testing.T) {
 		t.Errorf("Components(zlib) after the upgrade = %+v, want one hit of %s in %s", hits, img, dep.Environment)
 	}
 }
+
+// TestUpgradeKeepsGroupRollups opens a database that has the first six migrations only, with a
+// day rolled up per (org, team, environment) group twice, the second run dropping a group:
+// after the upgrade, the groups of the day's newest run are the cells of their three labels,
+// which a trend filtered by the two other dimensions reads, and the day has no other cells.
+func TestUpgradeKeepsGroupRollups(t *testing.T) {
+	cfg := clickhousetest.Config(t)
+	ctx := t.Context()
+	conn, err := chgo.Open(&chgo.Options{Addr: cfg.Addr})
+	if err != nil {
+		t.Fatalf("connecting: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+		t.Fatalf("creating database: %v", err)
+	}
+	old, err := chgo.Open(&chgo.Options{Addr: cfg.Addr, Auth: chgo.Auth{Database: cfg.Database}})
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", cfg.Database, err)
+	}
+	defer old.Close()
+	stmts, err := clickhouse.MigrationStatementsUpTo(6)
+	if err != nil {
+		t.Fatalf("MigrationStatementsUpTo(6): %v", err)
+	}
+	for _, stmt := range stmts {
+		if err := old.Exec(ctx, stmt); err != nil {
+			t.Fatalf("applying migrations 1 to 6:\n%s\n: %v", stmt, err)
+		}
+	}
+	day := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	const run1, run2 = uint64(1e18), uint64(1e18 + 1)
+	for _, q := range []struct {
+		query string
+		rows  [][]any
+	}{
+		{"INSERT INTO coverage_rollups (day, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps, run)", [][]any{
+			{day, "acme", "gone", "prod", uint32(1), uint32(1), uint32(0), uint32(0), uint32(0), uint32(0), uint32(0), run1},
+			{day, "acme", "pay", "prod", uint32(2), uint32(0), uint32(1), uint32(0), uint32(1), uint32(1), uint32(1), run2},
+			{day, "acme", "web", "prod", uint32(1), uint32(0), uint32(0), uint32(1), uint32(0), uint32(1), uint32(0), run2},
+		}},
+		{"INSERT INTO coverage_rollup_runs (day, run)", [][]any{{day, run1}, {day, run2}}},
+	} {
+		batch, err := old.PrepareBatch(ctx, q.query)
+		if err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+		for _, row := range q.rows {
+			if err := batch.Append(row...); err != nil {
+				t.Fatalf("%s: %v", q.query, err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+
+	s := mustOpen(t, cfg)
+	checkMigrations(t, s)
+	trend := func(q store.TrendQuery) []store.TrendPoint {
+		t.Helper()
+		q.From, q.To = day, day
+		points, err := s.Trend(ctx, q)
+		if err != nil {
+			t.Fatalf("Trend(%+v): %v", q, err)
+		}
+		return points
+	}
+	want := []store.TrendPoint{
+		{Day: day, Group: "pay", Total: 2, ByLevel: map[string]int{"L0": 0, "L1": 1, "L2": 0, "L3": 1}, VerifiedProvenance: 1, WithGaps: 1},
+		{Day: day, Group: "web", Total: 1, ByLevel: map[string]int{"L0": 0, "L1": 0, "L2": 1, "L3": 0}, VerifiedProvenance: 1},
+	}
+	if diff := cmp.Diff(want, trend(store.TrendQuery{By: store.TrendByTeam, Org: "acme", Environment: "prod"})); diff != "" {
+		t.Errorf("Trend by team of acme's prod after the upgrade (-want +got):\n%s", diff)
+	}
+	for _, q := range []store.TrendQuery{{By: store.TrendByOrg}, {By: store.TrendByTeam, Org: "acme"}, {By: store.TrendByEnv}} {
+		if got := trend(q); len(got) != 0 {
+			t.Errorf("Trend(%+v) after the upgrade = %+v, want no points: no cell of the day has a '*'", q, got)
+		}
+	}
+}

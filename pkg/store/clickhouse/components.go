@@ -26,28 +26,31 @@ const selectHolders = `
 
 // componentsQuery finds where the matching components run, given the holders of their
 // documents (the external table _holders, from selectHolders). From the inside out:
-//   - the matching components after the cursor's component, read through the table's primary
-//     key and de-duplicated (rows collapse only when parts merge);
+//   - the matching components from the cursor's component on, read through the table's primary
+//     key and de-duplicated per document (rows collapse only when parts merge);
 //   - joined with the holders whose collection is the artifact's latest (artifacts read by its
-//     primary key, digest);
-//   - joined with those artifacts' placements (read by the primary key, digest) where a
-//     deployment runs and that match @org, @team and @env (empty matches all): per environment,
-//     the first placement's first running deployment by cluster, namespace, workload, org and
-//     repository, with the environment's current level and gap codes.
+//     primary key, digest), from the cursor's artifact on, and grouped per component and
+//     artifact: its documents, sorted, and the type and licenses of the first;
+//   - joined with those artifacts' placements (read by the primary key, digest; each one's
+//     newest row by argMax, which is quicker than FINAL here) where a deployment runs and that
+//     match @org, @team and @env (empty matches all): per environment, the first placement's
+//     first running deployment by cluster, namespace, workload, org and repository, with the
+//     environment's current level and gap codes.
 //
 // Passing the holders from a first query keeps the server from evaluating the same subqueries
 // once for every table they bound. ClickHouse 18.16 needs the old JOIN syntax (ANY/ALL ... JOIN
 // ... USING), joins one table per SELECT, and does not push conditions into a join's right side.
 const componentsQuery = `
-	SELECT c_name, c_version, c_purl, c_sbom, c_type, c_licenses, digest, d_repository, environment,
+	SELECT c_name, c_version, c_purl, k_sboms, k_type, k_licenses, digest, d_repository, environment,
 		d_org, d_team, d_cluster, d_namespace, d_workload, h_level, h_codes
 	FROM (
-		SELECT c_name, c_version, c_purl, c_sbom, c_type, c_licenses, digest
+		SELECT c_name, c_version, c_purl, digest, arraySort(groupArray(c_sbom)) AS k_sboms,
+			argMin(c_type, c_sbom) AS k_type, argMin(c_licenses, c_sbom) AS k_licenses
 		FROM (
 			SELECT name AS c_name, version AS c_version, purl AS c_purl, sbom AS c_sbom,
 				any(type) AS c_type, any(licenses) AS c_licenses
 			FROM {table}
-			WHERE {match} AND (name, version, purl, sbom) >= (@a_name, @a_version, @a_purl, @a_sbom)
+			WHERE {match} AND (name, version, purl) >= (@a_name, @a_version, @a_purl)
 			GROUP BY name, version, purl, sbom
 		)
 		ALL INNER JOIN (
@@ -60,23 +63,28 @@ const componentsQuery = `
 				GROUP BY digest
 			) USING (digest, latest_ns)
 		) USING (c_sbom)
+		WHERE (c_name, c_version, c_purl, digest) >= (@a_name, @a_version, @a_purl, @a_digest)
+		GROUP BY c_name, c_version, c_purl, digest
 	)
 	ALL INNER JOIN (
 		SELECT digest, p_env AS environment, d_repository, d_org, d_team, d_cluster, d_namespace, d_workload,
 			h_level, h_codes
 		FROM (
-			SELECT digest, environment AS p_env, repository AS d_repository, org AS d_org, team AS d_team,
-				cluster AS d_cluster, namespace AS d_namespace, workload AS d_workload, level AS h_level,
-				gap_codes AS h_codes
-			FROM placements FINAL
-			WHERE digest IN (SELECT digest FROM _holders) AND running = 1
+			SELECT digest, environment AS p_env, argMax(repository, version) AS d_repository, org AS d_org,
+				team AS d_team, argMax(cluster, version) AS d_cluster, argMax(namespace, version) AS d_namespace,
+				argMax(workload, version) AS d_workload, argMax(level, version) AS h_level,
+				argMax(gap_codes, version) AS h_codes, argMax(running, version) AS p_running
+			FROM placements
+			WHERE digest IN (SELECT digest FROM _holders)
 				AND (@org = '' OR org = @org) AND (@team = '' OR team = @team) AND (@env = '' OR environment = @env)
+			GROUP BY digest, org, team, environment
 		)
+		WHERE p_running = 1
 		ORDER BY digest, p_env, d_cluster, d_namespace, d_workload, d_org, d_repository
 		LIMIT 1 BY digest, p_env
 	) USING (digest)
-	WHERE (c_name, c_version, c_purl, c_sbom, digest, environment) > (@a_name, @a_version, @a_purl, @a_sbom, @a_digest, @a_env)
-	ORDER BY c_name, c_version, c_purl, c_sbom, digest, environment
+	WHERE (c_name, c_version, c_purl, digest, environment) > (@a_name, @a_version, @a_purl, @a_digest, @a_env)
+	ORDER BY c_name, c_version, c_purl, digest, environment
 	LIMIT @limit`
 
 // componentSearch is a component search over a components table, matching a condition.
@@ -95,8 +103,8 @@ var (
 )
 
 // Components returns one page of the places where the components q asks for run, ordered by
-// component name, version, purl, document, artifact digest and environment, and the cursor of
-// the next page ("" on the last). The error wraps evidence.ErrInvalid when q is invalid, and
+// component name, version, purl, artifact digest and environment, and the cursor of the next
+// page ("" on the last). The error wraps evidence.ErrInvalid when q is invalid, and
 // otherwise reports a failing server.
 func (s *Store) Components(ctx context.Context, q store.ComponentQuery) ([]store.ComponentHit, string, error) {
 	if err := q.Validate(); err != nil {
@@ -136,7 +144,7 @@ func (s *Store) Components(ctx context.Context, q store.ComponentQuery) ([]store
 	rows, err := s.conn.Query(chgo.Context(ctx, chgo.WithExternalTable(holders)), query.hits, append(match,
 		chgo.Named("org", q.Org), chgo.Named("team", q.Team), chgo.Named("env", q.Environment),
 		chgo.Named("a_name", after.Name), chgo.Named("a_version", after.Version), chgo.Named("a_purl", after.PURL),
-		chgo.Named("a_sbom", string(after.SBOM)), chgo.Named("a_digest", string(after.Digest)),
+		chgo.Named("a_digest", string(after.Digest)),
 		chgo.Named("a_env", after.Environment), chgo.Named("limit", limit+1))...)
 	if err != nil {
 		return nil, "", fmt.Errorf("searching components: %w", err)
@@ -145,13 +153,18 @@ func (s *Store) Components(ctx context.Context, q store.ComponentQuery) ([]store
 	items := []store.ComponentHit{}
 	for rows.Next() {
 		var h store.ComponentHit
-		var sbom, digest string
+		var sboms []string
+		var digest string
 		var level uint8
-		if err := rows.Scan(&h.Name, &h.Version, &h.PURL, &sbom, &h.Type, &h.Licenses, &digest, &h.Image.Repository,
+		if err := rows.Scan(&h.Name, &h.Version, &h.PURL, &sboms, &h.Type, &h.Licenses, &digest, &h.Image.Repository,
 			&h.Environment, &h.Org, &h.Team, &h.Cluster, &h.Namespace, &h.Workload, &level, &h.Gaps); err != nil {
 			return nil, "", fmt.Errorf("searching components: %w", err)
 		}
-		h.SBOM, h.Image.Digest, h.SLSALevel = evidence.Digest(sbom), evidence.Digest(digest), evidence.Level(level)
+		h.SBOMs = make([]evidence.Digest, len(sboms))
+		for i, d := range sboms {
+			h.SBOMs[i] = evidence.Digest(d)
+		}
+		h.Image.Digest, h.SLSALevel = evidence.Digest(digest), evidence.Level(level)
 		if len(h.Licenses) == 0 {
 			h.Licenses = nil
 		}

@@ -265,3 +265,66 @@ func TestUpgradeKeepsDeploymentsRunning(t *testing.T) {
 		t.Errorf("Coverage after the upgrade counts %d artifacts, want 1", cov.Total)
 	}
 }
+
+// TestUpgradeKeepsGroupRollups opens a file that has the first six migrations only, with a day
+// rolled up per (org, team, environment) group: after the upgrade, each group is the cell of its
+// three labels, which a trend filtered by the two other dimensions reads, and the day has no
+// other cells.
+func TestUpgradeKeepsGroupRollups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "aspm.db")
+	old, err := sql.Open("sqlite", path) // the driver sqlite registers
+	if err != nil {
+		t.Fatalf("opening %s: %v", path, err)
+	}
+	if _, err := old.ExecContext(t.Context(), `CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`); err != nil {
+		t.Fatalf("creating schema_migrations: %v", err)
+	}
+	for v := 1; v <= 6; v++ {
+		schema, err := sqlite.MigrationSQL(v)
+		if err != nil || schema == "" {
+			t.Fatalf("MigrationSQL(%d) = %q, %v", v, schema, err)
+		}
+		if _, err := old.ExecContext(t.Context(), schema); err != nil {
+			t.Fatalf("applying migration %d: %v", v, err)
+		}
+		if _, err := old.ExecContext(t.Context(), `INSERT INTO schema_migrations VALUES (?, 'old', 0)`, v); err != nil {
+			t.Fatalf("recording migration %d: %v", v, err)
+		}
+	}
+	day := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, row := range [][]any{
+		{day.Unix(), "acme", "pay", "prod", 2, 0, 1, 0, 1, 1, 1},
+		{day.Unix(), "acme", "web", "prod", 1, 0, 0, 1, 0, 1, 0},
+	} {
+		if _, err := old.ExecContext(t.Context(), `INSERT INTO coverage_rollups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`, row...); err != nil {
+			t.Fatalf("writing a roll-up: %v", err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatalf("closing %s: %v", path, err)
+	}
+
+	s := MustOpen(t, path)
+	checkMigrations(t, s)
+	trend := func(q store.TrendQuery) []store.TrendPoint {
+		t.Helper()
+		q.From, q.To = day, day
+		points, err := s.Trend(t.Context(), q)
+		if err != nil {
+			t.Fatalf("Trend(%+v): %v", q, err)
+		}
+		return points
+	}
+	want := []store.TrendPoint{
+		{Day: day, Group: "pay", Total: 2, ByLevel: map[string]int{"L0": 0, "L1": 1, "L2": 0, "L3": 1}, VerifiedProvenance: 1, WithGaps: 1},
+		{Day: day, Group: "web", Total: 1, ByLevel: map[string]int{"L0": 0, "L1": 0, "L2": 1, "L3": 0}, VerifiedProvenance: 1},
+	}
+	if diff := cmp.Diff(want, trend(store.TrendQuery{By: store.TrendByTeam, Org: "acme", Environment: "prod"})); diff != "" {
+		t.Errorf("Trend by team of acme's prod after the upgrade (-want +got):\n%s", diff)
+	}
+	for _, q := range []store.TrendQuery{{By: store.TrendByOrg}, {By: store.TrendByTeam, Org: "acme"}, {By: store.TrendByEnv}} {
+		if got := trend(q); len(got) != 0 {
+			t.Errorf("Trend(%+v) after the upgrade = %+v, want no points: no cell of the day has a '*'", q, got)
+		}
+	}
+}

@@ -11,43 +11,57 @@ import (
 )
 
 const (
-	deleteRollup = `DELETE FROM coverage_rollups WHERE day = ?`
+	deleteRollup = `DELETE FROM coverage_cells WHERE day = ?`
 
-	// insertRollup records, for day ?1, the coverage of each (org, team, environment) group as
-	// Coverage counts it: the artifacts with a running deployment in the group, by their current
-	// level in its environment (0 when unscored), verified or with gaps when that score is.
+	// insertRollup records, for day ?1, the coverage cube (see store.RollupAll): from the inside
+	// out, each artifact's running placements — (org, team, environment) groups — with the
+	// current score of the environment; each placement in the eight cells it falls in, its
+	// labels or '*' by mask bit; per cell and artifact, the highest level (0 when unscored),
+	// verified or with gaps when any of its placements there is; per cell, the artifacts, as
+	// Coverage counts them.
 	insertRollup = `
-		INSERT INTO coverage_rollups
+		INSERT INTO coverage_cells
 			(day, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps, computed_at)
-		WITH deployed AS (
-			SELECT DISTINCT org, team, environment, digest FROM deployments WHERE ended_at IS NULL
-		), per_artifact AS (
-			SELECT d.org, d.team, d.environment,
+		WITH placed AS (
+			SELECT DISTINCT d.digest, d.org, d.team, d.environment,
 				coalesce(c.level, 0) AS level,
 				coalesce(c.verified_provenance, 0) AS verified,
 				coalesce(c.gap_count > 0, 0) AS with_gaps
-			FROM deployed AS d
+			FROM deployments AS d
 			LEFT JOIN scores_current AS c ON c.digest = d.digest AND c.environment = d.environment
+			WHERE d.ended_at IS NULL
+		), masks (m) AS (
+			VALUES (0), (1), (2), (3), (4), (5), (6), (7)
+		), per_artifact AS (
+			SELECT
+				CASE WHEN m & 1 THEN '*' ELSE p.org END AS c_org,
+				CASE WHEN m & 2 THEN '*' ELSE p.team END AS c_team,
+				CASE WHEN m & 4 THEN '*' ELSE p.environment END AS c_env,
+				max(p.level) AS a_level, max(p.verified) AS a_verified, max(p.with_gaps) AS a_gaps
+			FROM placed AS p CROSS JOIN masks
+			GROUP BY c_org, c_team, c_env, p.digest
 		)
-		SELECT ?1, org, team, environment, count(*), sum(level = 0), sum(level = 1), sum(level = 2),
-			sum(level = 3), sum(verified), sum(with_gaps), ?2
+		SELECT ?1, c_org, c_team, c_env, count(*), sum(a_level = 0), sum(a_level = 1), sum(a_level = 2),
+			sum(a_level = 3), sum(a_verified), sum(a_gaps), ?2
 		FROM per_artifact
-		GROUP BY org, team, environment`
+		GROUP BY c_org, c_team, c_env`
 
-	// selectTrend sums the roll-ups from day ?2 to day ?3 by day and by the org, team or
-	// environment (?1), of the groups matching org ?4, team ?5 and environment ?6.
+	// selectTrend reads the cells from day ?2 to day ?3 of the grouping ?1 ('org', 'team' or
+	// 'env'), filtered by org ?4, team ?5 and environment ?6 (empty for all): a dimension is the
+	// filter when one is given, a label when it is the grouping, '*' otherwise.
 	selectTrend = `
 		SELECT day, CASE ?1 WHEN 'org' THEN org WHEN 'team' THEN team ELSE environment END AS grp,
-			sum(total), sum(l0), sum(l1), sum(l2), sum(l3), sum(verified), sum(with_gaps)
-		FROM coverage_rollups
+			total, l0, l1, l2, l3, verified, with_gaps
+		FROM coverage_cells
 		WHERE day BETWEEN ?2 AND ?3
-			AND (?4 = '' OR org = ?4) AND (?5 = '' OR team = ?5) AND (?6 = '' OR environment = ?6)
-		GROUP BY day, grp
+			AND CASE WHEN ?4 != '' THEN org = ?4 WHEN ?1 = 'org' THEN org != '*' ELSE org = '*' END
+			AND CASE WHEN ?5 != '' THEN team = ?5 WHEN ?1 = 'team' THEN team != '*' ELSE team = '*' END
+			AND CASE WHEN ?6 != '' THEN environment = ?6 WHEN ?1 = 'env' THEN environment != '*' ELSE environment = '*' END
 		ORDER BY day, grp`
 )
 
-// RollupCoverage records the coverage of every (org, team, environment) group as of now for the
-// UTC day of day, replacing that day's earlier roll-up in one transaction. It returns an error
+// RollupCoverage records the coverage cube as of now (see store.RollupAll) for the UTC day of
+// day, replacing that day's earlier roll-up in one transaction. It returns an error
 // wrapping evidence.ErrInvalid when day is before 1970 or after 2105, and otherwise reports a
 // failing database.
 func (s *Store) RollupCoverage(ctx context.Context, day time.Time) (err error) {
@@ -78,7 +92,8 @@ func (s *Store) RollupCoverage(ctx context.Context, day time.Time) (err error) {
 }
 
 // Trend returns the recorded coverage per day and group value from q.From to q.To, ordered by
-// day, then group. The error wraps evidence.ErrInvalid when q is invalid, and otherwise reports
+// day, then group: the cells of the roll-ups whose grouping dimension is a label and whose
+// other dimensions are q's filters, or '*' where q has none. The error wraps evidence.ErrInvalid when q is invalid, and otherwise reports
 // a failing database.
 func (s *Store) Trend(ctx context.Context, q store.TrendQuery) ([]store.TrendPoint, error) {
 	if err := q.Validate(); err != nil {

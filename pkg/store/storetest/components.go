@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/base64"
 	"errors"
 	"slices"
 	"testing"
@@ -35,6 +36,10 @@ func mustComponents(t *testing.T, s store.Store, q store.ComponentQuery) ([]stor
 	for _, h := range items {
 		if h.Gaps == nil {
 			t.Errorf("Components(%+v): hit %s in %s has nil Gaps, want a non-nil slice", q, h.Image, h.Environment)
+		}
+		if len(h.SBOMs) == 0 || !slices.IsSorted(h.SBOMs) || len(slices.Compact(slices.Clone(h.SBOMs))) != len(h.SBOMs) {
+			t.Errorf("Components(%+v): hit %s in %s has SBOMs %v, want distinct documents, sorted", q, h.Image,
+				h.Environment, h.SBOMs)
 		}
 	}
 	return items, next
@@ -75,8 +80,9 @@ func places(hits []store.ComponentHit, names map[evidence.Digest]string) []hitPl
 // componentWorld writes the artifacts of the component tests and returns their evaluations by
 // name, and the names of their digests.
 //
-//	a: documents a-sbom (openssl 3.0.1, zlib) and a-spdx (openssl 3.0.1 again); runs in prod (api
-//	   and worker) and staging for acme/pay; scored L2 with gaps in prod, L3 in staging.
+//	a: documents a-sbom (openssl 3.0.1, zlib) and a-spdx (openssl 3.0.1 again, with another type
+//	   and licenses); runs in prod (api and worker) and staging for acme/pay; scored L2 with gaps
+//	   in prod, L3 in staging.
 //	b: document b-sbom (openssl 3.0.2, listed twice); runs in prod for globex/core; unscored.
 //	c: shares document a-sbom, whose components its evaluation does not repeat; runs in prod
 //	   for acme/web; its dev deployment ended.
@@ -92,6 +98,8 @@ func componentWorld(t *testing.T, s store.Store) (map[string]store.Evaluation, m
 	}
 
 	a := img("a")
+	spdxOpenssl := component("a-spdx", "openssl", "3.0.1", openssl301, "Apache-2.0", "OpenSSL")
+	spdxOpenssl.Type = "application"
 	aProd := deployment(a, "acme", "pay", "prod", "api", base)
 	aWorker := deployment(a, "acme", "pay", "prod", "worker", base)
 	aStaging := deployment(a, "acme", "pay", "staging", "api", base)
@@ -105,7 +113,7 @@ func componentWorld(t *testing.T, s store.Store) (map[string]store.Evaluation, m
 		Components: []store.Component{
 			component("a-sbom", "openssl", "3.0.1", openssl301, "Apache-2.0"),
 			component("a-sbom", "zlib", "1.2.13", "pkg:deb/debian/zlib@1.2.13", "Zlib"),
-			component("a-spdx", "openssl", "3.0.1", openssl301, "Apache-2.0", "OpenSSL"),
+			spdxOpenssl,
 		},
 	}
 
@@ -156,10 +164,20 @@ func testComponentSearch(t *testing.T, s store.Store) {
 	a := evs["a"].Evidence.Image
 	aSBOM, aSPDX := digestOf("doc/a-sbom"), digestOf("doc/a-spdx")
 
-	// The full hit of openssl 3.0.1 from a-sbom in a's prod: the api deployment (before the
+	// The full hit of openssl 3.0.1 in a's prod: one, though both of a's SBOM documents list
+	// it, naming both, with the type and licenses of the first; the api deployment (before the
 	// worker), the prod score's level and distinct gap codes, sorted.
+	docs := map[evidence.Digest]store.Component{aSBOM: evs["a"].Components[0], aSPDX: evs["a"].Components[2]}
+	sboms := []evidence.Digest{aSBOM, aSPDX}
+	slices.Sort(sboms)
+	first := docs[sboms[0]]
 	want := store.ComponentHit{
-		Component:   component("a-sbom", "openssl", "3.0.1", openssl301, "Apache-2.0"),
+		Name:        "openssl",
+		Version:     "3.0.1",
+		PURL:        openssl301,
+		Type:        first.Type,
+		Licenses:    first.Licenses,
+		SBOMs:       sboms,
 		Image:       a,
 		Environment: "prod",
 		Org:         "acme",
@@ -171,13 +189,13 @@ func testComponentSearch(t *testing.T, s store.Store) {
 		Gaps:        []string{"level.below_required", "sbom.unsigned"},
 	}
 	hits, next := mustComponents(t, s, store.ComponentQuery{PURL: openssl301, Environment: "prod", Team: "pay"})
-	wantHits := []store.ComponentHit{want, want}
-	wantHits[1].Component = component("a-spdx", "openssl", "3.0.1", openssl301, "Apache-2.0", "OpenSSL")
-	if aSPDX < aSBOM {
-		wantHits[0], wantHits[1] = wantHits[1], wantHits[0]
-	}
-	if diff := cmp.Diff(wantHits, hits, cmpOpts); diff != "" || next != "" {
+	if diff := cmp.Diff([]store.ComponentHit{want}, hits, cmpOpts); diff != "" || next != "" {
 		t.Errorf("Components(purl, prod, pay) (-want +got):\n%s\nnext %q, want none", diff, next)
+	}
+	// c holds one of the two documents.
+	hits, _ = mustComponents(t, s, store.ComponentQuery{PURL: openssl301, Team: "web"})
+	if len(hits) != 1 || !slices.Equal(hits[0].SBOMs, []evidence.Digest{aSBOM}) {
+		t.Errorf("Components(purl, web) = %+v, want one hit, of c, listed by a-sbom", hits)
 	}
 
 	// Where each search finds components. Documents and digests are hashes, so the expected
@@ -188,12 +206,10 @@ func testComponentSearch(t *testing.T, s store.Store) {
 		want []hitPlace
 	}{
 		{"by purl", store.ComponentQuery{PURL: openssl301}, []hitPlace{
-			{"3.0.1", "a", "prod"}, {"3.0.1", "a", "staging"}, // a-sbom
-			{"3.0.1", "a", "prod"}, {"3.0.1", "a", "staging"}, // a-spdx
+			{"3.0.1", "a", "prod"}, {"3.0.1", "a", "staging"}, // a-sbom and a-spdx
 			{"3.0.1", "c", "prod"}, // a-sbom, shared; c's dev deployment ended
 		}},
 		{"by name", store.ComponentQuery{Name: "openssl"}, []hitPlace{
-			{"3.0.1", "a", "prod"}, {"3.0.1", "a", "staging"},
 			{"3.0.1", "a", "prod"}, {"3.0.1", "a", "staging"},
 			{"3.0.1", "c", "prod"},
 			{"3.0.2", "b", "prod"},
@@ -205,7 +221,7 @@ func testComponentSearch(t *testing.T, s store.Store) {
 		{"by org", store.ComponentQuery{Name: "openssl", Org: "globex"}, []hitPlace{{"3.0.2", "b", "prod"}}},
 		{"by team", store.ComponentQuery{Name: "openssl", Team: "web"}, []hitPlace{{"3.0.1", "c", "prod"}}},
 		{"by environment", store.ComponentQuery{Name: "openssl", Environment: "staging"}, []hitPlace{
-			{"3.0.1", "a", "staging"}, {"3.0.1", "a", "staging"},
+			{"3.0.1", "a", "staging"},
 		}},
 		{"ended deployment", store.ComponentQuery{Name: "openssl", Environment: "dev"}, []hitPlace{}},
 		{"unknown version", store.ComponentQuery{Name: "openssl", Version: "9"}, []hitPlace{}},
@@ -263,15 +279,24 @@ func testComponentSearch(t *testing.T, s store.Store) {
 	e := evs["e"]
 	e.Deployments = []evidence.Deployment{deployment(e.Evidence.Image, "acme", "pay", "prod", "late", base)}
 	mustWrite(t, s, e)
-	if got := places(allComponents(t, s, store.ComponentQuery{PURL: openssl301, Team: "pay", Environment: "prod"}), names); len(got) != 3 {
-		t.Errorf("Components(%s in pay's prod) after deploying e = %v, want a twice and e", openssl301, got)
+	if got := places(allComponents(t, s, store.ComponentQuery{PURL: openssl301, Team: "pay", Environment: "prod"}), names); len(got) != 2 {
+		t.Errorf("Components(%s in pay's prod) after deploying e = %v, want a and e", openssl301, got)
+	}
+
+	// a's staging deployment ends: its components no longer run there.
+	a2 := evs["a"]
+	a2.Deployments = []evidence.Deployment{ended(a2.Deployments[2], base.Add(time.Hour), base.Add(time.Hour))}
+	a2.Scores = nil
+	mustWrite(t, s, a2)
+	if got := places(allComponents(t, s, store.ComponentQuery{PURL: openssl301, Environment: "staging"}), names); len(got) != 0 {
+		t.Errorf("Components(%s in staging) after a's deployment there ended = %v, want none", openssl301, got)
 	}
 }
 
 // compareKeys orders component keys as a search does.
 func compareKeys(a, b store.ComponentKey) int {
-	return cmpStrings([]string{a.Name, a.Version, a.PURL, string(a.SBOM), string(a.Digest), a.Environment},
-		[]string{b.Name, b.Version, b.PURL, string(b.SBOM), string(b.Digest), b.Environment})
+	return cmpStrings([]string{a.Name, a.Version, a.PURL, string(a.Digest), a.Environment},
+		[]string{b.Name, b.Version, b.PURL, string(b.Digest), b.Environment})
 }
 
 // cmpStrings compares a and b element by element.
@@ -300,6 +325,9 @@ func testComponentsInvalid(t *testing.T, s store.Store) {
 		{"limit over the maximum", store.ComponentQuery{Name: "openssl", Limit: store.MaxPageLimit + 1}},
 		{"cursor not base64url", store.ComponentQuery{Name: "openssl", After: "not a cursor!"}},
 		{"cursor of a gap feed", store.ComponentQuery{Name: "openssl", After: store.GapKey{OpenedAt: 1}.Cursor()}},
+		// Hits were once keyed by their document too.
+		{"cursor naming a document", store.ComponentQuery{Name: "openssl", After: base64.RawURLEncoding.EncodeToString(
+			[]byte(`["openssl","3.0.1","","` + string(digestOf("doc/a-sbom")) + `","` + string(digestOf("a")) + `","prod"]`))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GapsInvalid", testGapsInvalid},
 		{"GapsVersion", testGapsVersion},
 		{"RollupTrend", testRollupTrend},
+		{"TrendIsCoverage", testTrendIsCoverage},
 		{"TrendInvalid", testTrendInvalid},
 		{"Tokens", testTokens},
 	}

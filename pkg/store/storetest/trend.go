@@ -37,6 +37,11 @@ func point(day time.Time, group string, l0, l1, l2, l3, verified, withGaps int) 
 		VerifiedProvenance: verified, WithGaps: withGaps}
 }
 
+// coverageOfPoint returns the coverage a trend point records.
+func coverageOfPoint(p store.TrendPoint) store.Coverage {
+	return store.Coverage{Total: p.Total, ByLevel: p.ByLevel, VerifiedProvenance: p.VerifiedProvenance, WithGaps: p.WithGaps}
+}
+
 // testRollupTrend rolls coverage up on two days, the second twice with a change between, and
 // reads the trend by org, team and environment.
 //
@@ -82,12 +87,11 @@ func testRollupTrend(t *testing.T, s store.Store) {
 	write("r5", placed{"globex", "core", "prod", 2, true, nil, false})
 	mustRollup(t, s, day2.Add(time.Hour))
 
-	// A group's roll-up is its coverage.
+	// A point is its group's coverage.
 	byTeam := mustTrend(t, s, store.TrendQuery{From: day2, To: day2, By: store.TrendByTeam, Org: "acme", Environment: "prod"})
 	for _, p := range byTeam {
 		c := mustCoverage(t, s, store.CoverageQuery{Org: "acme", Team: p.Group, Environment: "prod"})
-		if diff := cmp.Diff(c, store.Coverage{Total: p.Total, ByLevel: p.ByLevel, VerifiedProvenance: p.VerifiedProvenance,
-			WithGaps: p.WithGaps}); diff != "" {
+		if diff := cmp.Diff(c, coverageOfPoint(p)); diff != "" {
 			t.Errorf("roll-up of acme/%s/prod differs from its coverage (-coverage +roll-up):\n%s", p.Group, diff)
 		}
 	}
@@ -98,17 +102,17 @@ func testRollupTrend(t *testing.T, s store.Store) {
 		q    store.TrendQuery
 		want []store.TrendPoint
 	}{
-		// r1 counts once in each of acme's two prod groups: the trend sums groups.
+		// r1 runs in two of acme's groups and counts once in acme, and once in prod.
 		{"by org", store.TrendQuery{From: base, To: base.Add(24 * time.Hour), By: store.TrendByOrg}, []store.TrendPoint{
-			point(day1, "acme", 0, 1, 1, 2, 3, 2),
+			point(day1, "acme", 0, 1, 1, 1, 2, 2),
 			point(day1, "globex", 1, 0, 0, 0, 0, 0),
-			point(day2, "acme", 0, 0, 1, 2, 3, 1),
+			point(day2, "acme", 0, 0, 1, 1, 2, 1),
 			point(day2, "globex", 1, 0, 1, 0, 1, 0),
 		}},
 		{"by environment", store.TrendQuery{From: day1, To: day2, By: store.TrendByEnv}, []store.TrendPoint{
-			point(day1, "prod", 1, 0, 1, 2, 3, 1),
+			point(day1, "prod", 1, 0, 1, 1, 2, 1),
 			point(day1, "staging", 0, 1, 0, 0, 0, 1),
-			point(day2, "prod", 1, 0, 2, 2, 4, 1),
+			point(day2, "prod", 1, 0, 2, 1, 3, 1),
 		}},
 		{"by team of an org", store.TrendQuery{From: day1, To: day2, By: store.TrendByTeam, Org: "acme"}, []store.TrendPoint{
 			point(day1, "pay", 0, 1, 0, 1, 1, 1),
@@ -140,6 +144,118 @@ func testRollupTrend(t *testing.T, s store.Store) {
 	}
 }
 
+// testTrendIsCoverage rolls up a world whose artifacts run in several environments, teams and
+// orgs, and checks that every point of every grouping under every combination of filters is
+// what Coverage says for its group and the filters, and that a group Trend leaves out has no
+// coverage.
+//
+//	t1: L3 verified in acme/pay/prod; L1 with gaps in acme/pay/staging.
+//	t2: L2 in acme/pay/prod and acme/web/prod (one environment, two teams).
+//	t3: unscored in globex/pay/prod; L1 verified with gaps in acme/web/dev (two orgs; team pay
+//	    of globex is not acme's).
+//	t4: L2 verified in globex/core/staging.
+//	t5: L1 in acme/prod without a team, and in globex/core/prod.
+//	t6: L3 verified in acme/web/staging; its acme/web/prod deployment ended.
+func testTrendIsCoverage(t *testing.T, s store.Store) {
+	day := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	type placed struct {
+		org, team, env string
+		level          evidence.Level
+		verified       bool
+		gaps           []string
+		unscored, end  bool
+	}
+	write := func(name string, places ...placed) {
+		img := imageOf("cube/" + name)
+		ev := store.Evaluation{Evidence: collection(img, base)}
+		for _, p := range places {
+			dep := deployment(img, p.org, p.team, p.env, "svc", base)
+			if p.end {
+				dep = ended(dep, base, base)
+			}
+			ev.Deployments = append(ev.Deployments, dep)
+			if !p.unscored {
+				ev.Scores = append(ev.Scores, scoreFor(dep, "eval-"+name, base, p.level, p.verified, p.gaps...))
+			}
+		}
+		mustWrite(t, s, ev)
+	}
+	gap := []string{"provenance.unsigned"}
+	write("t1", placed{org: "acme", team: "pay", env: "prod", level: 3, verified: true},
+		placed{org: "acme", team: "pay", env: "staging", level: 1, gaps: gap})
+	write("t2", placed{org: "acme", team: "pay", env: "prod", level: 2}, placed{org: "acme", team: "web", env: "prod", level: 2})
+	write("t3", placed{org: "globex", team: "pay", env: "prod", unscored: true},
+		placed{org: "acme", team: "web", env: "dev", level: 1, verified: true, gaps: gap})
+	write("t4", placed{org: "globex", team: "core", env: "staging", level: 2, verified: true})
+	write("t5", placed{org: "acme", env: "prod", level: 1}, placed{org: "globex", team: "core", env: "prod", level: 1})
+	write("t6", placed{org: "acme", team: "web", env: "staging", level: 3, verified: true},
+		placed{org: "acme", team: "web", env: "prod", level: 3, verified: true, end: true})
+	mustRollup(t, s, day)
+
+	// By org, an artifact in two environments of the org counts once: t1, t2, t3, t5, t6 in
+	// acme, t3, t4 and t5 in globex.
+	if diff := cmp.Diff([]store.TrendPoint{point(day, "acme", 0, 2, 1, 2, 3, 2), point(day, "globex", 1, 1, 1, 0, 1, 0)},
+		mustTrend(t, s, store.TrendQuery{From: day, To: day, By: store.TrendByOrg}),
+		cmp.Transformer("UTC", func(t time.Time) time.Time { return t.UTC() })); diff != "" {
+		t.Errorf("Trend by org (-want +got):\n%s", diff)
+	}
+
+	labels := map[string][]string{
+		store.TrendByOrg:  {"acme", "globex"},
+		store.TrendByTeam: {"pay", "web", "core"},
+		store.TrendByEnv:  {"prod", "staging", "dev"},
+	}
+	// coverageOf returns the coverage of group g of grouping by under filters: none when the
+	// filters ask for another group.
+	coverageOf := func(filters store.CoverageQuery, by, g string) store.Coverage {
+		q := filters
+		f := map[string]*string{store.TrendByOrg: &q.Org, store.TrendByTeam: &q.Team, store.TrendByEnv: &q.Environment}[by]
+		if *f != "" && *f != g {
+			return store.Coverage{}
+		}
+		*f = g
+		return mustCoverage(t, s, q)
+	}
+	for _, org := range append([]string{""}, labels[store.TrendByOrg]...) {
+		for _, team := range append([]string{""}, labels[store.TrendByTeam]...) {
+			for _, env := range append([]string{""}, labels[store.TrendByEnv]...) {
+				filters := store.CoverageQuery{Org: org, Team: team, Environment: env}
+				for _, by := range []string{store.TrendByOrg, store.TrendByTeam, store.TrendByEnv} {
+					q := store.TrendQuery{From: day, To: day, By: by, Org: org, Team: team, Environment: env}
+					points := map[string]store.Coverage{}
+					for _, p := range mustTrend(t, s, q) {
+						if _, dup := points[p.Group]; dup || !p.Day.Equal(day) {
+							t.Errorf("Trend(%+v): unexpected point %+v", q, p)
+						}
+						points[p.Group] = coverageOfPoint(p)
+					}
+					// Deployments without a team, which no CoverageQuery singles out: t5 in acme's
+					// prod.
+					noTeam := by == store.TrendByTeam && team == "" && (org == "" || org == "acme") && (env == "" || env == "prod")
+					if c, ok := points[""]; ok != noTeam || ok && c.Total != 1 {
+						t.Errorf("Trend(%+v): the point of no team is %+v (%v), want one artifact: %v", q, c, ok, noTeam)
+					}
+					delete(points, "")
+					for _, g := range labels[by] {
+						want := coverageOf(filters, by, g)
+						got, ok := points[g]
+						delete(points, g)
+						if !ok && want.Total == 0 {
+							continue
+						}
+						if diff := cmp.Diff(want, got); diff != "" {
+							t.Errorf("Trend(%+v), group %q (-Coverage +point):\n%s", q, g, diff)
+						}
+					}
+					for g, c := range points {
+						t.Errorf("Trend(%+v): point of unknown group %q: %+v", q, g, c)
+					}
+				}
+			}
+		}
+	}
+}
+
 func testTrendInvalid(t *testing.T, s store.Store) {
 	day := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -152,6 +268,9 @@ func testTrendInvalid(t *testing.T, s store.Store) {
 		{"no grouping", store.TrendQuery{From: day, To: day}},
 		{"before 1970", store.TrendQuery{From: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), To: day, By: store.TrendByEnv}},
 		{"zero times", store.TrendQuery{By: store.TrendByEnv}},
+		{"all orgs", store.TrendQuery{From: day, To: day, By: store.TrendByEnv, Org: store.RollupAll}},
+		{"all teams", store.TrendQuery{From: day, To: day, By: store.TrendByEnv, Team: store.RollupAll}},
+		{"all environments", store.TrendQuery{From: day, To: day, By: store.TrendByOrg, Environment: store.RollupAll}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
