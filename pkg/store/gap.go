@@ -182,4 +182,6 @@ type GapItem struct {
 	// SLSALevel is the level of the artifact's current score in the environment; 0 when it is
 	// not scored there.
 	SLSALevel evidence.Level `json:"slsa_level"`
+	// Accepted is set on an open gap that an active exception accepts (see MarkAccepted).
+	Accepted *Acceptance `json:"accepted,omitempty"`
 }

@@ -143,6 +143,8 @@ type CoverageQuery struct {
 	Org         string
 	Team        string
 	Environment string
+	// At is the time whose active exceptions accept gaps (see Exception); zero for now.
+	At time.Time
 }
 
 // Coverage counts deployed artifacts: distinct digests with a deployment matching the query that
@@ -154,8 +156,12 @@ type Coverage struct {
 	ByLevel map[string]int `json:"by_level"`
 	// VerifiedProvenance counts artifacts with at least one verified provenance.
 	VerifiedProvenance int `json:"verified_provenance"`
-	// WithGaps counts artifacts with at least one gap in a matching environment.
+	// WithGaps counts artifacts with at least one gap in a matching environment that no active
+	// exception accepts.
 	WithGaps int `json:"with_gaps"`
+	// Accepted counts artifacts with gaps in the matching environments, every one of them
+	// accepted by an active exception: they count against coverage again when it expires.
+	Accepted int `json:"accepted"`
 }
 
 // ArtifactDetail is one artifact with its latest evidence set, its current score in each
@@ -340,6 +346,7 @@ type Store interface {
 	// ID and returns an error wrapping auth.ErrInvalid when the record is invalid; TokenByHash
 	// returns an error wrapping auth.ErrNotFound for an unknown hash.
 	auth.Store
+	ExceptionKeeper
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -78,11 +79,12 @@ func TestGrafanaProvisioning(t *testing.T) {
 
 // TestGrafanaDashboards runs every SQL query of every dashboard — panel targets, those of
 // collapsed rows, and query variables — against a seeded ClickHouse, with the Grafana macros and
-// template variables substituted for three selections, and checks that each runs, returns rows,
-// and agrees with what the store's Go API reports.
+// template variables substituted for each of grafanaScenarios, and checks that each runs, returns
+// rows, and agrees with what the store's Go API reports, the trend panels with store.Trend and with
+// store.Coverage as it was when each day was rolled up.
 func TestGrafanaDashboards(t *testing.T) {
 	uid := provisionedDatasource(t).UID
-	queries := grafanaQueries(t, uid)
+	queries, allValues := grafanaQueries(t, uid)
 
 	cfg := clickhousetest.Config(t)
 	s, err := clickhouse.Open(t.Context(), cfg)
@@ -91,7 +93,8 @@ func TestGrafanaDashboards(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	now := time.Now().UTC()
-	events := seedGrafana(t, s, now)
+	snaps := grafanaSnapshots{}
+	events := seedGrafana(t, s, now, func(day time.Time) { snaps.take(t, s, day) })
 
 	// The dashboards name no database: the data source's default database (aspm) resolves
 	// their tables, here the test database.
@@ -103,7 +106,12 @@ func TestGrafanaDashboards(t *testing.T) {
 
 	for _, sc := range grafanaScenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			g := grafanaContext{from: store.Day(now).AddDate(0, 0, -6), to: now, interval: time.Hour, vars: sc.vars}
+			vars := map[string][]string{}
+			for name, v := range sc.vars {
+				vars[name] = []string{v}
+			}
+			g := grafanaContext{from: store.Day(now).AddDate(0, 0, -6), to: now, interval: time.Hour,
+				vars: vars, all: allValues}
 			results := map[string]grafanaResult{}
 			for _, q := range queries {
 				sql, err := g.interpolate(q.sql)
@@ -121,20 +129,21 @@ func TestGrafanaDashboards(t *testing.T) {
 				}
 				results[q.title] = res
 			}
-			checkGrafanaFigures(t, s, g, sc, events, results)
+			checkGrafanaFigures(t, s, g, sc, events, snaps, results)
 		})
 	}
 }
 
-// TestGrafanaInterpolate checks the substitutions the dashboard test makes against what the
-// plugin produces (its pkg/macros and its front end's $__conditionalAll), and that anything it
-// does not know fails.
+// TestGrafanaInterpolate checks the substitutions the dashboard test makes against what Grafana
+// and the plugin produce (the plugin's pkg/macros and its front end's $__conditionalAll,
+// Grafana's custom all values), and that anything it does not know fails.
 func TestGrafanaInterpolate(t *testing.T) {
 	g := grafanaContext{
 		from:     time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC),
 		to:       time.Date(2025, 3, 8, 10, 0, 0, 0, time.UTC),
 		interval: 30 * time.Minute,
-		vars:     map[string][]string{"org": {"acme"}, "env": {"prod", "o'neil"}},
+		vars:     map[string][]string{"org": {"acme"}, "env": {"prod", "o'neil"}, "ns": {""}},
+		all:      map[string]string{"app": "'*'", "org": "'*'"},
 	}
 	tests := []struct {
 		name, sql, want string
@@ -145,6 +154,10 @@ func TestGrafanaInterpolate(t *testing.T) {
 		{"interval", "intDiv(toUInt32(at), $__interval_s) * $__interval_s", "intDiv(toUInt32(at), 1800) * 1800"},
 		{"conditional all, all", "$__conditionalAll(team IN (${team:sqlstring}), $team)", "1=1"},
 		{"conditional all, chosen", "$__conditionalAll(org IN (${org:sqlstring}), ${org})", "org IN ('acme')"},
+		{"conditional all, empty value", "$__conditionalAll(ns IN (${ns:sqlstring}), $ns)", "1=1"},
+		{"custom all value, all", "app = ${app:sqlstring} OR app = $app", "app = '*' OR app = '*'"},
+		{"custom all value, chosen", "org = ${org:sqlstring}", "org = 'acme'"},
+		{"empty value", "ns = ${ns:sqlstring}", "ns = ''"},
 		{"sqlstring, several", "env IN (${env:sqlstring})", "env IN ('prod','o''neil')"},
 		{"plain, one value", "'$org'", "'acme'"},
 		{"nested", "$__conditionalAll(f(a, (b)) AND $__timeFilter(at), $org)",
@@ -164,7 +177,7 @@ func TestGrafanaInterpolate(t *testing.T) {
 	for _, bad := range []string{
 		"$__timeInterval(at)",             // unknown macro
 		"$__timeFilter(a, b)",             // wrong arguments
-		"team = $team",                    // All outside $__conditionalAll
+		"team = $team",                    // All, without a custom all value, outside $__conditionalAll
 		"$__conditionalAll(x = 1)",        // one argument
 		"env IN (${env:csv})",             // unknown format
 		"SELECT '$'",                      // anything left
@@ -176,15 +189,19 @@ func TestGrafanaInterpolate(t *testing.T) {
 	}
 }
 
-// grafanaScenario is a selection of the dashboards' template variables, what the store's API
-// is asked for the same selection, and the values each variable query lists under it.
+// grafanaScenario is a selection of the dashboards' template variables (each single-valued),
+// what the store's API is asked for the same selection, and the values each variable query lists
+// under it.
 type grafanaScenario struct {
 	name     string
-	vars     map[string][]string // a variable left out is All
+	vars     map[string]string // a variable left out is All
 	want     store.CoverageQuery
 	wantVars map[string][]string
 }
 
+// grafanaScenarios are the selections TestGrafanaDashboards runs every query under: All, each
+// variable alone, and all three. The seed's shared artifact (see seedGrafana) is in the groups of
+// each of them.
 var grafanaScenarios = []grafanaScenario{
 	{
 		name: "all",
@@ -193,19 +210,36 @@ var grafanaScenarios = []grafanaScenario{
 		},
 	},
 	{
-		name: "acme-pay-prod",
-		vars: map[string][]string{"org": {"acme"}, "team": {"pay"}, "env": {"prod"}},
-		want: store.CoverageQuery{Org: "acme", Team: "pay", Environment: "prod"},
+		// globex's only staging deployment ended yesterday, after the day's first roll-up.
+		name: "org-globex",
+		vars: map[string]string{"org": "globex"},
+		want: store.CoverageQuery{Org: "globex"},
 		wantVars: map[string][]string{
-			"org": {"acme", "globex"}, "team": {"pay", "search"}, "env": {"prod", "staging"},
+			"org": {"acme", "globex"}, "team": {"", "web"}, "env": {"prod"},
 		},
 	},
 	{
-		// Every org and environment chosen one by one: the same figures as All.
-		name: "every-org-and-env",
-		vars: map[string][]string{"org": {"acme", "globex"}, "env": {"prod", "staging"}},
+		name: "team-pay",
+		vars: map[string]string{"team": "pay"},
+		want: store.CoverageQuery{Team: "pay"},
 		wantVars: map[string][]string{
 			"org": {"acme", "globex"}, "team": {"", "pay", "search", "web"}, "env": {"prod", "staging"},
+		},
+	},
+	{
+		name: "env-prod",
+		vars: map[string]string{"env": "prod"},
+		want: store.CoverageQuery{Environment: "prod"},
+		wantVars: map[string][]string{
+			"org": {"acme", "globex"}, "team": {"", "pay", "search", "web"}, "env": {"prod", "staging"},
+		},
+	},
+	{
+		name: "acme-pay-prod",
+		vars: map[string]string{"org": "acme", "team": "pay", "env": "prod"},
+		want: store.CoverageQuery{Org: "acme", Team: "pay", Environment: "prod"},
+		wantVars: map[string][]string{
+			"org": {"acme", "globex"}, "team": {"pay", "search"}, "env": {"prod", "staging"},
 		},
 	},
 }
@@ -213,16 +247,52 @@ var grafanaScenarios = []grafanaScenario{
 // matches reports whether a row with org, team and environment is in the selection.
 func (sc grafanaScenario) matches(org, team, env string) bool {
 	for name, v := range map[string]string{"org": org, "team": team, "env": env} {
-		if vals, ok := sc.vars[name]; ok && !slices.Contains(vals, v) {
+		if want, ok := sc.vars[name]; ok && want != v {
 			return false
 		}
 	}
 	return true
 }
 
+// grafanaSnapshots is what store.Coverage returned for each query of grafanaSnapshotQueries
+// right after the newest roll-up of each day (by the day's date): what a trend point of the day
+// must be.
+type grafanaSnapshots map[string]map[store.CoverageQuery]store.Coverage
+
+// grafanaSnapshotQueries are the queries of each scenario, and of each scenario's filters with
+// each environment: the trend panels' points.
+func grafanaSnapshotQueries() []store.CoverageQuery {
+	var qs []store.CoverageQuery
+	for _, sc := range grafanaScenarios {
+		qs = append(qs, sc.want)
+		for _, env := range []string{"prod", "staging"} {
+			if q := sc.want; q.Environment == "" {
+				q.Environment = env
+				qs = append(qs, q)
+			}
+		}
+	}
+	return qs
+}
+
+// take records the coverage of day, just rolled up, replacing what an earlier roll-up of the day
+// recorded.
+func (snaps grafanaSnapshots) take(t *testing.T, s *clickhouse.Store, day time.Time) {
+	t.Helper()
+	m := map[store.CoverageQuery]store.Coverage{}
+	for _, q := range grafanaSnapshotQueries() {
+		c, err := s.Coverage(t.Context(), q)
+		if err != nil {
+			t.Fatalf("Coverage(%+v): %v", q, err)
+		}
+		m[q] = c
+	}
+	snaps[store.Day(day).Format(time.DateOnly)] = m
+}
+
 // checkGrafanaFigures compares the dashboards' figures under sc with the store's.
 func checkGrafanaFigures(t *testing.T, s *clickhouse.Store, g grafanaContext, sc grafanaScenario,
-	events []store.GapEvent, results map[string]grafanaResult) {
+	events []store.GapEvent, snaps grafanaSnapshots, results map[string]grafanaResult) {
 	ctx := t.Context()
 	get := func(title string) grafanaResult {
 		t.Helper()
@@ -281,46 +351,73 @@ func checkGrafanaFigures(t *testing.T, s *clickhouse.Store, g grafanaContext, sc
 		}
 	}
 
-	// The trend panels: store.Trend by environment.
+	// The coverage table is per group: an artifact deployed in several groups is in each of their
+	// rows, and counts once in the headline.
+	if len(sc.vars) == 0 {
+		groups := 0
+		for i := range table.rows {
+			groups += int(table.number(t, i, "artifacts"))
+		}
+		if groups != grafanaGroupsAll || cov.Total != grafanaRunningAll {
+			t.Errorf("under All: %d artifacts over the groups of the coverage table and %d deployed, want %d and %d",
+				groups, cov.Total, grafanaGroupsAll, grafanaRunningAll)
+		}
+	}
+
+	// The trend panels read the roll-ups' cube, as store.Trend does: each point is what
+	// store.Coverage returned, at the day's newest roll-up, for the selection (and the point's
+	// environment), which counts an artifact once however many groups it runs in.
+	rolled := slices.Sorted(maps.Keys(snaps))
+	if len(rolled) != 4 {
+		t.Fatalf("%d days rolled up, want 4", len(rolled))
+	}
+	today := store.Day(g.to).Format(time.DateOnly)
 	points, err := s.Trend(ctx, store.TrendQuery{From: g.from, To: g.to, By: store.TrendByEnv,
 		Org: sc.want.Org, Team: sc.want.Team, Environment: sc.want.Environment})
 	if err != nil {
 		t.Fatalf("Trend: %v", err)
 	}
-	wantPct, wantLevels := map[string]float64{}, map[string]map[string]int{}
+	trendPoints, wantPoints := map[string]store.Coverage{}, map[string]store.Coverage{}
+	wantPct, envsToday, totals := map[string]float64{}, 0, 0
 	for _, p := range points {
 		day := p.Day.Format(time.DateOnly)
+		trendPoints[day+" "+p.Group] = store.Coverage{Total: p.Total, ByLevel: p.ByLevel,
+			VerifiedProvenance: p.VerifiedProvenance, WithGaps: p.WithGaps}
 		wantPct[day+" "+p.Group] = 100 * float64(p.VerifiedProvenance) / float64(p.Total)
-		if wantLevels[day] == nil {
-			wantLevels[day] = map[string]int{}
-		}
-		for l, n := range p.ByLevel {
-			wantLevels[day][l] += n
+		if day == today {
+			envsToday++
+			totals += p.Total
 		}
 	}
-	if len(wantLevels) != 4 {
-		t.Errorf("store.Trend has %d days, want the 4 rolled up", len(wantLevels))
+	for _, day := range rolled {
+		for _, env := range []string{"prod", "staging"} {
+			q := sc.want
+			if q.Environment != "" && q.Environment != env {
+				continue
+			}
+			q.Environment = env
+			if c := snaps[day][q]; c.Total > 0 {
+				wantPoints[day+" "+env] = store.Coverage{Total: c.Total, ByLevel: c.ByLevel,
+					VerifiedProvenance: c.VerifiedProvenance, WithGaps: c.WithGaps}
+			}
+		}
 	}
-	// Nothing changed since today's roll-up: the groups of the coverage table sum to it.
-	today, groups := store.Day(g.to).Format(time.DateOnly), 0
-	for i := range table.rows {
-		groups += int(table.number(t, i, "artifacts"))
+	if diff := cmp.Diff(wantPoints, trendPoints); diff != "" {
+		t.Errorf("store.Trend by environment (-store.Coverage at roll-up +store.Trend):\n%s", diff)
 	}
-	wantToday := 0
-	for _, n := range wantLevels[today] {
-		wantToday += n
-	}
-	if groups != wantToday {
-		t.Errorf("coverage by team and environment: %d artifacts over the groups, today's roll-up has %d", groups, wantToday)
-	}
-	gotPct, gotLevels := map[string]float64{}, map[string]map[string]int{}
+	gotPct := map[string]float64{}
 	trend := get("Verified provenance coverage by environment")
 	for i := range trend.rows {
 		day := trend.time(t, i, "time").Format(time.DateOnly)
 		gotPct[day+" "+trend.text(t, i, "environment")] = trend.number(t, i, "verified_pct")
 	}
 	if diff := cmp.Diff(wantPct, gotPct, grafanaApprox); diff != "" {
-		t.Errorf("coverage trend (-store.Trend +dashboard):\n%s", diff)
+		t.Errorf("coverage trend by environment (-store.Trend +dashboard):\n%s", diff)
+	}
+
+	wantLevels, gotLevels := map[string]map[string]int{}, map[string]map[string]int{}
+	for _, day := range rolled {
+		wantLevels[day] = snaps[day][sc.want].ByLevel
 	}
 	byLevel := get("Deployed artifacts by SLSA level")
 	for i := range byLevel.rows {
@@ -331,7 +428,25 @@ func checkGrafanaFigures(t *testing.T, s *clickhouse.Store, g grafanaContext, sc
 		}
 	}
 	if diff := cmp.Diff(wantLevels, gotLevels); diff != "" {
-		t.Errorf("levels trend (-store.Trend +dashboard):\n%s", diff)
+		t.Errorf("levels trend (-store.Coverage at roll-up +dashboard):\n%s", diff)
+	}
+	// Nothing changed since today's roll-up: today's point is the level distribution now.
+	if diff := cmp.Diff(cov.ByLevel, gotLevels[today]); diff != "" {
+		t.Errorf("levels trend today (-store.Coverage now +dashboard):\n%s", diff)
+	}
+	totalToday := 0
+	for _, n := range gotLevels[today] {
+		totalToday += n
+	}
+	if len(sc.vars) == 0 && totalToday != grafanaRunningAll {
+		t.Errorf("levels trend today under All: %d artifacts, want the %d running, the shared one once",
+			totalToday, grafanaRunningAll)
+	}
+	// Where the selection runs in both environments, the seed deploys an artifact in both:
+	// summing the environments' points, as the panel did before it read the cube, counts it twice.
+	if envsToday > 1 && totals <= totalToday {
+		t.Errorf("today: %d artifacts over the environments' points, %d in all: the seed should deploy one in both",
+			totals, totalToday)
 	}
 
 	// The gap panels: the open gaps of the store's feed.
@@ -492,19 +607,30 @@ func newGrafanaArtifact(n int, name, org, team string) grafanaArtifact {
 // grafanaPlace is where an artifact runs and how it scores there.
 type grafanaPlace struct {
 	env      string
+	org      string // the deployment's org and team, when not the artifact's
+	team     string
 	level    evidence.Level
 	verified bool
 	gaps     []string
-	unscored bool       // deployed but not scored
+	unscored bool       // no score of its own: the environment is unscored, or scored by another place
 	ended    *time.Time // the deployment ended then
 }
 
-// evaluation is one evaluation of a, at at, deployed and scored in places.
+// evaluation is one evaluation of a, at at, deployed and scored in places. Scores are per
+// environment: of several places in one environment, all but one are unscored.
 func (a grafanaArtifact) evaluation(at time.Time, id string, places ...grafanaPlace) store.Evaluation {
 	ev := store.Evaluation{Evidence: evidence.ArtifactEvidence{Image: a.img, CollectedAt: at}}
 	for _, p := range places {
+		org, team, namespace := a.org, a.team, a.org
+		if p.org != "" {
+			org, namespace = p.org, p.org
+		}
+		if p.team != "" {
+			// A deployment's key does not include its team: another namespace for another team.
+			team, namespace = p.team, p.team
+		}
 		ev.Deployments = append(ev.Deployments, evidence.Deployment{
-			Image: a.img, Environment: p.env, Org: a.org, Team: a.team, Cluster: p.env + "-1", Namespace: a.org,
+			Image: a.img, Environment: p.env, Org: org, Team: team, Cluster: p.env + "-1", Namespace: namespace,
 			Workload: strings.TrimPrefix(a.img.Repository, "registry.example.com/"+a.org+"/"), ObservedAt: at,
 			EndedAt: p.ended,
 		})
@@ -534,11 +660,21 @@ func (a grafanaArtifact) gapEvent(env, code, state, id string, at time.Time) sto
 	}
 }
 
+// The seed's running artifacts today, and the (org, team, environment) groups they are in,
+// summed over the groups: the shared artifact (a10) is in four, a1 in two.
+const (
+	grafanaRunningAll = 9
+	grafanaGroupsAll  = 13
+)
+
 // seedGrafana writes four days of history through the store's API — two orgs, four teams (one
-// of them none), two environments — rolling coverage up each day, and returns the gap events it
-// wrote. On the day before today it rolls up twice, and a deployment ends in between, so that the
-// only group of globex in staging is in the day's first run but not in its newest one.
-func seedGrafana(t *testing.T, s *clickhouse.Store, now time.Time) []store.GapEvent {
+// of them none), two environments — rolling coverage up each day and calling rolled with the day
+// after each roll-up, and returns the gap events it wrote. On the day before today it rolls up
+// twice, and a deployment ends in between, so that the only group of globex in staging is in the
+// day's first run but not in its newest one. One artifact, a10, is shared: deployed in two orgs,
+// two teams of one of them and two environments, so that every panel that counts across groups
+// would count it more than once if it summed them.
+func seedGrafana(t *testing.T, s *clickhouse.Store, now time.Time, rolled func(day time.Time)) []store.GapEvent {
 	t.Helper()
 	ctx := t.Context()
 	today := store.Day(now)
@@ -554,6 +690,7 @@ func seedGrafana(t *testing.T, s *clickhouse.Store, now time.Time) []store.GapEv
 	a7 := newGrafanaArtifact(7, "refunds", "acme", "pay")
 	a8 := newGrafanaArtifact(8, "batch", "globex", "")
 	a9 := newGrafanaArtifact(9, "payouts", "acme", "pay")
+	a10 := newGrafanaArtifact(10, "auth", "acme", "pay")
 
 	var events []store.GapEvent
 	write := func(evs ...store.Evaluation) {
@@ -573,9 +710,11 @@ func seedGrafana(t *testing.T, s *clickhouse.Store, now time.Time) []store.GapEv
 	}
 	rollup := func(daysAgo int) {
 		t.Helper()
-		if err := s.RollupCoverage(ctx, today.AddDate(0, 0, -daysAgo)); err != nil {
+		day := today.AddDate(0, 0, -daysAgo)
+		if err := s.RollupCoverage(ctx, day); err != nil {
 			t.Fatalf("RollupCoverage: %v", err)
 		}
+		rolled(day)
 	}
 
 	// Three days ago.
@@ -586,6 +725,11 @@ func seedGrafana(t *testing.T, s *clickhouse.Store, now time.Time) []store.GapEv
 		a4.evaluation(days(3), "e4", grafanaPlace{env: "staging", gaps: []string{"provenance.missing", "sbom.missing"}}),
 		a5.evaluation(days(3), "e5", grafanaPlace{env: "prod", level: 3, verified: true}),
 		a6.evaluation(days(3), "e6", grafanaPlace{env: "staging", gaps: []string{"provenance.missing"}}),
+		a10.evaluation(days(3), "e10",
+			grafanaPlace{env: "prod", level: 3, verified: true},
+			grafanaPlace{env: "prod", team: "search", unscored: true},
+			grafanaPlace{env: "prod", org: "globex", team: "web", unscored: true},
+			grafanaPlace{env: "staging", level: 1, gaps: []string{"sbom.missing"}}),
 	)
 	gapEvents(
 		a2.gapEvent("prod", "provenance.unsigned", store.GapOpened, "e2-old", days(120)),
@@ -695,6 +839,9 @@ type (
 		Type       string          `json:"type"`
 		Datasource *grafanaDSRef   `json:"datasource"`
 		Query      json.RawMessage `json:"query"`
+		Multi      bool            `json:"multi"`
+		IncludeAll bool            `json:"includeAll"`
+		AllValue   string          `json:"allValue"`
 	}
 	grafanaDSRef struct {
 		Type string `json:"type"`
@@ -708,16 +855,28 @@ type grafanaQuery struct {
 	where, title, sql string
 }
 
+// grafanaAllValue is the value of a dashboard variable set to All: the coverage cells' label
+// for every org, team or environment, as a string literal.
+const grafanaAllValue = "'" + store.RollupAll + "'"
+
 // grafanaQueries parses every dashboard, checks that each panel and query uses the
-// provisioned data source uid (a ClickHouse SQL query of the plugin's v4 model), and returns
-// every query: panel targets, those of collapsed rows, and query variables.
-func grafanaQueries(t *testing.T, uid string) []grafanaQuery {
+// provisioned data source uid (a ClickHouse SQL query of the plugin's v4 model), that each
+// variable is single-valued with an All option standing for grafanaAllValue, and that no query
+// uses $__conditionalAll, and returns every query — panel targets, those of collapsed rows, and
+// query variables — and the custom all value of each variable.
+//
+// The trend panels read one cell of the roll-ups' cube per group, which exists for one value
+// or for all of them ('*'): a selection of several values would have to sum cells, counting an
+// artifact in two of them twice. The plugin's $__conditionalAll takes the empty value (the
+// deployments without a team) for All.
+func grafanaQueries(t *testing.T, uid string) ([]grafanaQuery, map[string]string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(grafanaDir, "dashboards/*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no dashboards in %s (%v)", grafanaDir, err)
 	}
 	var queries []grafanaQuery
+	allValues := map[string]string{}
 	titles := map[string]string{}
 	checkDS := func(where string, ref *grafanaDSRef) {
 		t.Helper()
@@ -777,6 +936,11 @@ func grafanaQueries(t *testing.T, uid string) []grafanaQuery {
 		walk(d.Panels)
 		for _, v := range d.Templating.List {
 			where := fmt.Sprintf("%s: variable %s", filepath.Base(file), v.Name)
+			if v.Multi || !v.IncludeAll || v.AllValue != grafanaAllValue {
+				t.Errorf("%s: multi %v, includeAll %v, allValue %q: want one value or All, standing for %s",
+					where, v.Multi, v.IncludeAll, v.AllValue, grafanaAllValue)
+			}
+			allValues[v.Name] = v.AllValue
 			if v.Type != "query" {
 				continue
 			}
@@ -795,17 +959,24 @@ func grafanaQueries(t *testing.T, uid string) []grafanaQuery {
 			queries = append(queries, grafanaQuery{where: where, title: "$" + v.Name, sql: sql})
 		}
 	}
-	return queries
+	for _, q := range queries {
+		if strings.Contains(q.sql, "$__conditionalAll") {
+			t.Errorf("%s: uses $__conditionalAll, which takes '' for All: compare with %s instead", q.where, grafanaAllValue)
+		}
+	}
+	return queries, allValues
 }
 
 // --- Grafana's substitutions -----------------------------------------------------------------
 
 // grafanaContext is what Grafana and the ClickHouse plugin substitute into a query: the time
-// range, the interval, and the values of the template variables (a variable left out is All).
+// range, the interval, the values of the template variables (a variable left out is All), and
+// their custom all values.
 type grafanaContext struct {
 	from, to time.Time
 	interval time.Duration
 	vars     map[string][]string
+	all      map[string]string // substituted as they are, whatever the format, for a variable set to All
 }
 
 var (
@@ -815,9 +986,10 @@ var (
 )
 
 // interpolate substitutes what Grafana would in sql, in the plugin's order: the front end's
-// $__conditionalAll(condition, $var) (1=1 when var is All), then template variables, then the
-// back end's macros. It fails on a macro or variable it does not know, on a variable that is
-// All outside $__conditionalAll, and on anything left that looks like one.
+// $__conditionalAll(condition, $var) (1=1 when var is All or empty), then template variables (a
+// variable set to All as its custom all value, unformatted, as Grafana does), then the back
+// end's macros. It fails on a macro or variable it does not know, on a variable that is All
+// without a custom all value outside $__conditionalAll, and on anything left that looks like one.
 func (g grafanaContext) interpolate(sql string) (string, error) {
 	const condAll = "$__conditionalAll("
 	for {
@@ -834,7 +1006,7 @@ func (g grafanaContext) interpolate(sql string) (string, error) {
 			return "", fmt.Errorf("$__conditionalAll(%s, %s): the second argument is not a variable", args[0], args[1])
 		}
 		phrase := args[0]
-		if _, set := g.vars[m[1]+m[2]]; !set {
+		if vals, set := g.vars[m[1]+m[2]]; !set || len(vals) == 1 && vals[0] == "" {
 			phrase = "1=1"
 		}
 		sql = sql[:i] + phrase + sql[end:]
@@ -849,6 +1021,9 @@ func (g grafanaContext) interpolate(sql string) (string, error) {
 		}
 		vals, set := g.vars[name]
 		if !set {
+			if all, ok := g.all[name]; ok {
+				return all
+			}
 			err = fmt.Errorf("variable %s is All outside $__conditionalAll", ref)
 			return ref
 		}

@@ -19,14 +19,18 @@ const (
 	// unscored), verified or with gaps when any current score there is. It reads the placements
 	// (one row per artifact and (org, team, environment) group of its deployments, kept on
 	// write: see refresh), reduced with FINAL, and no other table.
+	// coverageQuery counts, per level, the artifacts running where {where} matches: each at its
+	// highest level there, verified, with open gaps ({open}: gaps no active exception accepts)
+	// or with gaps all accepted when any of its placements there is.
 	coverageQuery = `
-		SELECT level, count(), sum(verified), sum(with_gaps)
+		SELECT level, count(), sum(verified), sum(a_open), sum(a_gapped AND NOT a_open)
 		FROM (
-			SELECT digest, max(p_level) AS level, max(p_verified) AS verified, max(p_with_gaps) AS with_gaps
+			SELECT digest, max(p_level) AS level, max(p_verified) AS verified, max(p_open) AS a_open,
+				max(p_gapped) AS a_gapped
 			FROM (
-				SELECT digest, level AS p_level, verified AS p_verified, with_gaps AS p_with_gaps
+				SELECT digest, level AS p_level, verified AS p_verified, {open} AS p_open, with_gaps AS p_gapped
 				FROM placements FINAL
-				WHERE running = 1 AND %s
+				WHERE running = 1 AND {where}
 			)
 			GROUP BY digest
 		)
@@ -60,39 +64,45 @@ const (
 // matching environments; deployments whose latest observation ended them do not count. It
 // returns an error only when the server fails.
 func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Coverage, error) {
-	var conds []string
-	var args []any
+	at := q.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	acc, err := s.activeExceptions(ctx, q.Org, at)
+	if err != nil {
+		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
+	}
+	conds := []string{"1"}
+	args := acc.args
 	for _, f := range []struct{ column, value string }{
 		{"org", q.Org}, {"team", q.Team}, {"environment", q.Environment},
 	} {
 		if f.value != "" {
-			conds = append(conds, f.column+" = ?")
-			args = append(args, f.value)
+			conds = append(conds, f.column+" = @q_"+f.column)
+			args = append(args, chgo.Named("q_"+f.column, f.value))
 		}
-	}
-	where := "1"
-	if len(conds) > 0 {
-		where = strings.Join(conds, " AND ")
 	}
 	c := store.Coverage{ByLevel: map[string]int{}}
 	for l := evidence.Level(0); l <= 3; l++ {
 		c.ByLevel[l.String()] = 0
 	}
-	rows, err := s.conn.Query(ctx, fmt.Sprintf(coverageQuery, where), args...)
+	query := strings.NewReplacer("{open}", acc.open(), "{where}", strings.Join(conds, " AND ")).Replace(coverageQuery)
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
 		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var level uint8
-		var n, verified, withGaps uint64
-		if err := rows.Scan(&level, &n, &verified, &withGaps); err != nil {
+		var n, verified, withGaps, accepted uint64
+		if err := rows.Scan(&level, &n, &verified, &withGaps, &accepted); err != nil {
 			return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
 		}
 		c.Total += int(n)
 		c.ByLevel[evidence.Level(level).String()] += int(n)
 		c.VerifiedProvenance += int(verified)
 		c.WithGaps += int(withGaps)
+		c.Accepted += int(accepted)
 	}
 	if err := rows.Err(); err != nil {
 		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)

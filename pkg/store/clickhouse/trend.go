@@ -25,6 +25,9 @@ const (
 	//     no mark count for nothing and are dropped;
 	//   - per cell, the marked rows counted.
 	//
+	// A placement has gaps ({open}) when it has one that no exception active at the roll-up
+	// accepts, as Coverage counts them.
+	//
 	// ClickHouse 18.16 drops a subquery's columns that only a lambda reads: no lambda here
 	// reads a column it is not given.
 	insertCells = `
@@ -53,7 +56,7 @@ const (
 					arrayMap(p -> tupleElement(p, 2), a_places) AS a_verified,
 					arrayMap(p -> tupleElement(p, 3), a_places) AS a_gaps
 				FROM (
-					SELECT arrayReverseSort(groupArray((level, verified, with_gaps, org, team, environment))) AS g_places
+					SELECT arrayReverseSort(groupArray((level, verified, {open}, org, team, environment))) AS g_places
 					FROM placements FINAL
 					WHERE running = 1
 					GROUP BY digest
@@ -75,7 +78,8 @@ const (
 	rollupSpill = 128 << 20
 
 	// insertGroups copies run @run's cells of three labels on day @day to coverage_rollups, the
-	// per-group roll-ups the dashboards read (migration 0007).
+	// per-group roll-ups of migration 0005, kept for queries written against them (the bundled
+	// dashboards read coverage_cells).
 	insertGroups = `
 		INSERT INTO coverage_rollups (day, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps, run)
 		SELECT day, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps, run
@@ -139,7 +143,7 @@ func trendQuery(q store.TrendQuery) (string, []any) {
 }
 
 // RollupCoverage records the coverage cube as of now (see store.RollupAll) for the UTC day of
-// day, as one run: its cells, their per-group copy for the dashboards, then the run, which
+// day, as one run: its cells, their per-group copy (coverage_rollups), then the run, which
 // replaces that day's earlier runs for readers. It returns an error wrapping evidence.ErrInvalid
 // when day is before 1970 or after 2105, and otherwise reports a failing server.
 func (s *Store) RollupCoverage(ctx context.Context, day time.Time) error {
@@ -147,10 +151,15 @@ func (s *Store) RollupCoverage(ctx context.Context, day time.Time) error {
 		return fmt.Errorf("rolling up coverage: %w", err)
 	}
 	d := store.Day(day)
+	acc, err := s.activeExceptions(ctx, "", time.Now())
+	if err != nil {
+		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
+	}
 	run := s.nextVersion()
 	args := []any{chgo.Named("day", d.Format(time.DateOnly)), chgo.Named("run", run)}
 	spill := chgo.Context(ctx, chgo.WithSettings(chgo.Settings{"max_bytes_before_external_group_by": rollupSpill}))
-	if err := s.conn.Exec(spill, insertCells, args...); err != nil {
+	cells := strings.Replace(insertCells, "{open}", acc.open(), 1)
+	if err := s.conn.Exec(spill, cells, append(acc.args, args...)...); err != nil {
 		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
 	}
 	if err := s.conn.Exec(ctx, insertGroups, args...); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -14,22 +15,25 @@ import (
 const (
 	// selectCoverage counts, per level, the artifacts deployed where the query matches and not
 	// ended: each at the highest current level over its matching environments (0 when unscored),
-	// verified or with gaps when any current score there is.
+	// verified, with open gaps ({open}: gaps no active exception accepts) or with gaps all
+	// accepted when any current score there is.
 	selectCoverage = `
 		WITH deployed AS (
-			SELECT DISTINCT digest, environment FROM deployments
+			SELECT DISTINCT digest, environment, org, team, repository FROM deployments
 			WHERE ended_at IS NULL
 				AND (?1 = '' OR org = ?1) AND (?2 = '' OR team = ?2) AND (?3 = '' OR environment = ?3)
 		), per_artifact AS (
 			SELECT d.digest,
 				coalesce(max(c.level), 0) AS level,
 				coalesce(max(c.verified_provenance), 0) AS verified,
-				coalesce(max(c.gap_count > 0), 0) AS with_gaps
+				coalesce(max({open}), 0) AS open_gaps,
+				coalesce(max(c.gap_count > 0), 0) AS gapped
 			FROM deployed AS d
 			LEFT JOIN scores_current AS c ON c.digest = d.digest AND c.environment = d.environment
 			GROUP BY d.digest
 		)
-		SELECT level, count(*), sum(verified), sum(with_gaps) FROM per_artifact GROUP BY level`
+		SELECT level, count(*), sum(verified), sum(open_gaps), sum(gapped AND NOT open_gaps)
+		FROM per_artifact GROUP BY level`
 
 	// The readers of artifact details take a JSON array of digests (?1), so that one query
 	// serves one artifact or a batch of them.
@@ -58,21 +62,31 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 	for l := evidence.Level(0); l <= 3; l++ {
 		c.ByLevel[l.String()] = 0
 	}
-	rows, err := s.stmts[selectCoverage].QueryContext(ctx, q.Org, q.Team, q.Environment)
+	at := q.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	acc, err := s.activeExceptions(ctx, q.Org, at, 4)
+	if err != nil {
+		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, strings.Replace(selectCoverage, "{open}", acc.open(), 1),
+		append([]any{q.Org, q.Team, q.Environment}, acc.args...)...)
 	if err != nil {
 		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var level evidence.Level
-		var n, verified, withGaps int
-		if err := rows.Scan(&level, &n, &verified, &withGaps); err != nil {
+		var n, verified, withGaps, accepted int
+		if err := rows.Scan(&level, &n, &verified, &withGaps, &accepted); err != nil {
 			return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
 		}
 		c.Total += n
 		c.ByLevel[level.String()] += n
 		c.VerifiedProvenance += verified
 		c.WithGaps += withGaps
+		c.Accepted += accepted
 	}
 	if err := rows.Err(); err != nil {
 		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)

@@ -81,9 +81,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // queries are the statements Open prepares.
 var queries = []string{
 	selectArtifactVersion, upsertArtifact, deleteEvidence, insertEvidence, upsertDeployment, lowerFirstSeen,
-	upsertScore, selectCoverage, selectArtifacts, selectEvidence, selectDeployments, selectCurrentScores,
+	upsertScore, selectArtifacts, selectEvidence, selectDeployments, selectCurrentScores,
 	selectScoreHistory, listArtifacts, selectComponentDocument, insertComponent, componentsByPURL, componentsByName,
-	insertGapEvent, selectGaps, deleteRollup, insertRollup, selectTrend, upsertToken, selectTokenByHash, selectTokens,
+	insertGapEvent, selectGaps, deleteRollup, selectTrend, upsertToken, selectTokenByHash, selectTokens,
+	upsertException, insertExceptionAudit, selectExceptions, selectExceptionAudit,
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -15,7 +16,8 @@ const (
 
 	// insertRollup records, for day ?1, the coverage cube (see store.RollupAll): from the inside
 	// out, each artifact's running placements — (org, team, environment) groups — with the
-	// current score of the environment; each placement in the eight cells it falls in, its
+	// current score of the environment, with gaps when it has one that no exception active at
+	// the roll-up accepts ({open}); each placement in the eight cells it falls in, its
 	// labels or '*' by mask bit; per cell and artifact, the highest level (0 when unscored),
 	// verified or with gaps when any of its placements there is; per cell, the artifacts, as
 	// Coverage counts them.
@@ -26,7 +28,7 @@ const (
 			SELECT DISTINCT d.digest, d.org, d.team, d.environment,
 				coalesce(c.level, 0) AS level,
 				coalesce(c.verified_provenance, 0) AS verified,
-				coalesce(c.gap_count > 0, 0) AS with_gaps
+				coalesce({open}, 0) AS with_gaps
 			FROM deployments AS d
 			LEFT JOIN scores_current AS c ON c.digest = d.digest AND c.environment = d.environment
 			WHERE d.ended_at IS NULL
@@ -69,6 +71,12 @@ func (s *Store) RollupCoverage(ctx context.Context, day time.Time) (err error) {
 		return fmt.Errorf("rolling up coverage: %w", err)
 	}
 	d := store.Day(day)
+	// The exceptions are read before the transaction: an in-memory store has one connection.
+	now := time.Now()
+	acc, err := s.activeExceptions(ctx, "", now, 3)
+	if err != nil {
+		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
@@ -82,7 +90,8 @@ func (s *Store) RollupCoverage(ctx context.Context, day time.Time) (err error) {
 	if err := w.exec(ctx, deleteRollup, d.Unix()); err != nil {
 		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
 	}
-	if err := w.exec(ctx, insertRollup, d.Unix(), time.Now().UnixNano()); err != nil {
+	if _, err := tx.ExecContext(ctx, strings.Replace(insertRollup, "{open}", acc.open(), 1),
+		append([]any{d.Unix(), now.UnixNano()}, acc.args...)...); err != nil {
 		return fmt.Errorf("rolling up coverage of %s: %w", d.Format(time.DateOnly), err)
 	}
 	if err := tx.Commit(); err != nil {

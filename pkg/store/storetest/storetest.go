@@ -3,7 +3,8 @@
 // semantics store.Writer and store.Reader promise: idempotent writes, newest-wins current state,
 // coverage filters, ended deployments, artifact listings with their filters and cursors, the
 // exact shape of what readers return, component search, the gap feed and its version, coverage
-// roll-ups and trends, and token records.
+// roll-ups and trends, token records, and exceptions with their audit log and their effect on
+// coverage.
 package storetest
 
 import (
@@ -66,6 +67,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TrendIsCoverage", testTrendIsCoverage},
 		{"TrendInvalid", testTrendInvalid},
 		{"Tokens", testTokens},
+		{"Exceptions", testExceptions},
+		{"ExceptionsCoverage", testExceptionsCoverage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
