@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -190,6 +191,23 @@ func RepositoryRegexpSource(pattern string) string {
 		parts[i] = regexp.QuoteMeta(p)
 	}
 	return "^" + strings.Join(parts, ".*") + "$"
+}
+
+// ParseTTL reads an exception's time to live: a Go duration ("720h") or a number of days
+// ("30d").
+func ParseTTL(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("ttl %q: want a positive number of days like 30d, or a duration like 720h", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("ttl %q: want a positive duration like 720h, or days like 30d", s)
+	}
+	return d, nil
 }
 
 // Acceptance is how the gap feed shows that an active exception accepts a gap.
