@@ -19,6 +19,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/services/api/internal/dashboard"
 	"github.com/aspmhq/aspm/services/api/internal/httpapi"
+	"github.com/aspmhq/aspm/services/api/internal/notify"
 )
 
 // Config configures the api service.
@@ -32,6 +33,9 @@ type Config struct {
 	// the requests it may make at once (default 100); over it a request gets 429.
 	RateLimit float64
 	RateBurst int
+	// NotifyConfig, when set, is the notifier's configuration file (YAML): the api then runs
+	// the notifier, which turns gap events into webhooks and tickets.
+	NotifyConfig string
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -73,6 +77,10 @@ type Service struct {
 	requests *prometheus.HistogramVec
 	limiter  *auth.Limiter
 	addr     chan string
+	// notifyCfg is the notifier's configuration, nil without one; notifier runs once Run
+	// has connected.
+	notifyCfg *notify.Config
+	notifier  *notify.Notifier
 }
 
 // New builds the api; it connects to nothing yet.
@@ -87,7 +95,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(),
+	ncfg, err := loadNotifyConfig(cfg.NotifyConfig)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s := &Service{notifyCfg: ncfg, cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(),
 		limiter: auth.NewLimiter(cfg.RateLimit, cfg.RateBurst), addr: make(chan string, 1)}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "aspm_api_request_seconds", Help: "API request latency by route and status code.",
@@ -128,8 +140,8 @@ func (s *Service) Ready(ctx context.Context) error {
 // /openapi.yaml and the dashboard's static assets (which hold no data: the page calls /v1 with
 // the user's token) do not.
 func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
-	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Limiter: s.limiter, Publisher: pub,
-		Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now}
+	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Exceptions: s.store, Limiter: s.limiter, Publisher: pub,
+		Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now, Notifications: s.notifications()}
 	v1 := http.NewServeMux()
 	a.Register(v1)
 	mux := http.NewServeMux()
@@ -178,10 +190,20 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waitNotifier, err := s.startNotifier(ctx, b)
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
+		cancel()
+		_ = waitNotifier()
 		return fmt.Errorf("api: listening on %s: %w", s.cfg.Listen, err)
 	}
 	s.log.Info("api listening", "addr", l.Addr().String())
-	return ops.ServeListener(ctx, l, s.Handler(b), s.addr)
+	err = ops.ServeListener(ctx, l, s.Handler(b), s.addr)
+	cancel()
+	return errors.Join(err, waitNotifier())
 }

@@ -122,7 +122,7 @@ func errCode(v map[string]any) string {
 func TestReadEndpoints(t *testing.T) {
 	f := setup(t)
 	code, cov := f.do(t, "GET", f.srv.URL+"/v1/coverage", "", "")
-	want := map[string]any{"total": 1.0, "by_level": map[string]any{"L0": 0.0, "L1": 1.0, "L2": 0.0, "L3": 0.0}, "verified_provenance": 0.0, "with_gaps": 1.0}
+	want := map[string]any{"total": 1.0, "by_level": map[string]any{"L0": 0.0, "L1": 1.0, "L2": 0.0, "L3": 0.0}, "verified_provenance": 0.0, "with_gaps": 1.0, "accepted": 0.0}
 	if code != 200 || !cmp.Equal(want, cov) {
 		t.Errorf("coverage: %d %s", code, cmp.Diff(want, cov))
 	}

@@ -170,7 +170,9 @@ type specWorld struct {
 	operator, acmeAdmin, acmeWrite, acmeRead, acmeTwoTeams, revoked, limitedToken string
 	// The ids of an acme token to revoke and of a globex token.
 	revocableID, globexTokID string
-	t0                       time.Time
+	// The ids of acme's exception accepting its prod gap, of one to revoke, and of globex's.
+	acceptedID, revocableExcID, globexExcID string
+	t0                                      time.Time
 }
 
 // publisherFunc is a Publisher made of a function.
@@ -270,6 +272,23 @@ func mustSpecWorld(t *testing.T) specWorld {
 		gapEvent(w.globex, "globex", "", provMissing, store.GapOpened, t0, "eval-globex-1"),
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// Acme accepts its open prod gap; another acme exception is there to be revoked.
+	for _, e := range []struct {
+		id   *string
+		org  string
+		code string
+		team string
+	}{{&w.acceptedID, "acme", sbomUnsigned.Code, "core"}, {&w.revocableExcID, "acme", "sbom.missing", "core"},
+		{&w.globexExcID, "globex", provMissing.Code, ""}} {
+		*e.id = store.NewExceptionID()
+		c := store.ExceptionChange{At: t0, Actor: "cli:alice", Action: store.ExceptionCreated, Exception: store.Exception{
+			ID: *e.id, Org: e.org, Code: e.code, Scope: store.ExceptionScope{Team: e.team, Environment: "prod"},
+			Reason: "accepted for the spec", Owner: "alice@" + e.org + ".example", ExpiresAt: now.Add(24 * time.Hour),
+			CreatedAt: t0, CreatedBy: "cli:alice", UpdatedAt: t0, Version: t0.UnixNano()}}
+		if err := st.WriteExceptionChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := st.RollupCoverage(ctx, now); err != nil {
 		t.Fatal(err)
@@ -526,6 +545,57 @@ func (w specWorld) cases() []specCase {
 		{name: "revoke an unknown token", token: w.acmeAdmin, method: "POST", path: "/v1/tokens/tok_000000000000:revoke", want: 404, code: "not_found"},
 		{name: "revoke a malformed id", token: w.acmeAdmin, method: "POST", path: "/v1/tokens/nope:revoke", want: 404, code: "not_found", invalid: true},
 		{name: "revoke with a write token", token: w.acmeWrite, method: "POST", path: "/v1/tokens/" + w.revocableID + ":revoke", want: 403, code: "forbidden"},
+
+		{name: "list exceptions", token: w.acmeRead, method: "GET", path: "/v1/exceptions", want: 200},
+		{name: "list exceptions, all states", token: w.acmeRead, method: "GET", path: "/v1/exceptions?state=all&code=sbom.unsigned", want: 200},
+		{name: "list exceptions, unknown state", token: w.acmeRead, method: "GET", path: "/v1/exceptions?state=lapsed", want: 400, code: "invalid_argument", invalid: true},
+		{name: "list another org's exceptions", token: w.acmeRead, method: "GET", path: "/v1/exceptions?org=globex", want: 403, code: "forbidden"},
+		{name: "exception audit", token: w.acmeRead, method: "GET", path: "/v1/exceptions/audit", want: 200},
+		{name: "get an exception", token: w.acmeRead, method: "GET", path: "/v1/exceptions/" + w.acceptedID, want: 200},
+		{name: "get another org's exception", token: w.acmeRead, method: "GET", path: "/v1/exceptions/" + w.globexExcID, want: 404, code: "not_found"},
+		{name: "create an exception", token: w.acmeWrite, method: "POST", path: "/v1/exceptions", want: 201,
+			body: `{"code":"sbom.missing","scope":{"repository":"registry.example/acme/*"},"reason":"r","owner":"o","ttl":"30d"}`},
+		{name: "create an exception without an expiry", token: w.acmeWrite, method: "POST", path: "/v1/exceptions", want: 400, code: "invalid_argument",
+			body: `{"code":"sbom.missing","scope":{"team":"core"},"reason":"r","owner":"o"}`},
+		{name: "create an exception without a scope field", token: w.acmeWrite, method: "POST", path: "/v1/exceptions", want: 400, code: "invalid_argument",
+			body: `{"code":"sbom.missing","reason":"r","owner":"o","ttl":"1d"}`, invalid: true},
+		{name: "create an exception with a read token", token: w.acmeRead, method: "POST", path: "/v1/exceptions", want: 403, code: "forbidden",
+			body: `{"code":"sbom.missing","scope":{"team":"core"},"reason":"r","owner":"o","ttl":"1d"}`},
+		{name: "renew an exception", token: w.acmeWrite, method: "POST", path: "/v1/exceptions/" + w.acceptedID + ":update", want: 200,
+			body: `{"ttl":"60d","comment":"renewed"}`},
+		{name: "revoke an exception", token: w.acmeWrite, method: "POST", path: "/v1/exceptions/" + w.revocableExcID + ":revoke", want: 200,
+			body: `{"comment":"fixed"}`},
+		{name: "renew a revoked exception", token: w.acmeWrite, method: "POST", path: "/v1/exceptions/" + w.revocableExcID + ":update", want: 409, code: "conflict",
+			body: `{"ttl":"1d"}`, setup: func(t *testing.T, base string, req *http.Request) {
+				t.Helper()
+				r, _ := http.NewRequest("POST", base+"/v1/exceptions/"+w.revocableExcID+":revoke", strings.NewReader(`{}`))
+				r.Header.Set("Authorization", req.Header.Get("Authorization"))
+				r.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}},
+		{name: "revoke another org's exception", token: w.acmeWrite, method: "POST", path: "/v1/exceptions/" + w.globexExcID + ":revoke", want: 404, code: "not_found",
+			body: `{}`},
+
+		{name: "notification dead letters", token: w.acmeAdmin, method: "GET", path: "/v1/notifications/dead-letters?limit=10", want: 200},
+		{name: "notification dead letters with a write token", token: w.acmeWrite, method: "GET", path: "/v1/notifications/dead-letters", want: 403, code: "forbidden"},
+		{name: "notification dead letters, limit 0", token: w.acmeAdmin, method: "GET", path: "/v1/notifications/dead-letters?limit=0", want: 400, code: "invalid_argument", invalid: true},
+
+		{name: "SSDF report", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf", want: 200},
+		{name: "SSDF report as HTML", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?format=html&from=2025-01-01&to=2025-02-01", want: 200},
+		{name: "SSDF report as CSV", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?format=csv", want: 200},
+		{name: "SSDF report as OSCAL assessment results", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?format=oscal-ar", want: 200},
+		{name: "FedRAMP report", token: w.acmeRead, method: "GET", path: "/v1/reports/fedramp?to=2030-01-01T00:00:00Z", want: 200},
+		{name: "FedRAMP report as an OSCAL assessment plan", token: w.operator, method: "GET", path: "/v1/reports/fedramp?format=oscal-ap&org=acme", want: 200},
+		{name: "FedRAMP report as an OSCAL POA&M", token: w.acmeRead, method: "GET", path: "/v1/reports/fedramp?format=oscal-poam", want: 200},
+		{name: "FedRAMP report of another org", token: w.acmeRead, method: "GET", path: "/v1/reports/fedramp?org=globex", want: 403, code: "forbidden"},
+		{name: "SSDF report of every org", token: w.operator, method: "GET", path: "/v1/reports/ssdf", want: 400, code: "invalid_argument"},
+		{name: "SSDF report in an unknown format", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?format=pdf", want: 400, code: "invalid_argument", invalid: true},
+		{name: "SSDF report with a bad window", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?from=yesterday", want: 400, code: "invalid_argument", invalid: true},
+		{name: "SSDF report with from after to", token: w.acmeRead, method: "GET", path: "/v1/reports/ssdf?from=2025-03-01&to=2025-02-01", want: 400, code: "invalid_argument"},
 	}
 }
 

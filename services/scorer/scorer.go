@@ -39,6 +39,9 @@ type Config struct {
 	// RollupInterval is how often today's coverage roll-up is refreshed when scores changed
 	// (default 1m); it is refreshed every 15 minutes regardless.
 	RollupInterval time.Duration
+	// VSA configures the verification summary attestations issued for passing artifacts;
+	// off without a key.
+	VSA VSAConfig
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -48,6 +51,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RollupInterval == 0 {
 		c.RollupInterval = time.Minute
+	}
+	if err := c.VSA.validate(); err != nil {
+		return err
 	}
 	return c.Bus.Validate()
 }
@@ -71,6 +77,7 @@ type Service struct {
 	docs     docSet
 	// dirty is set when an evaluation was written since the last coverage roll-up.
 	dirty atomic.Bool
+	vsa   *vsaIssuer
 }
 
 type metrics struct {
@@ -120,6 +127,11 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	})
 	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads,
 		s.metrics.rollups)
+	vi, err := newVSAIssuer(cfg.VSA, s.registry)
+	if err != nil {
+		return nil, err
+	}
+	s.vsa = vi
 	return s, nil
 }
 
@@ -210,7 +222,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		s.log.Info("scored", "image", sc.Image.String(), "env", sc.Environment, "level", sc.Level.String(),
 			"gaps", sc.GapCodes(), "risk", sc.Risk, "msg_id", m.ID)
 	}
-	return nil
+	// After the scores are durable and announced: a failed push retries the message, which
+	// rewrites the same scores and finds the VSAs already pushed.
+	return s.vsa.issue(ctx, s.log, m, scores)
 }
 
 // Score evaluates the policy for the evidence in m in each environment of deps (the most

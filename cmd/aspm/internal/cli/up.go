@@ -91,7 +91,9 @@ With --demo it also starts an in-process OCI registry, pushes signed demo artifa
 	f.StringVar(&cfg.PolicyPath, "policies", "", "policy directory or OPA bundle (.tar.gz) (default: built-in policies)")
 	f.Var(&trustedRoots, "trusted-root", "Sigstore trusted_root.json to verify keyless signatures, [NAME=]PATH (repeatable)")
 	f.StringVar(&cfg.TrustConfig, "trust-config", "", "YAML file: the trusted roots and signer identities each org accepts")
+	f.StringVar(&cfg.NotifyConfig, "notify-config", "", "YAML file of notifier sinks (webhook, Jira, GitHub) for gap events; see deploy/notify/notify.example.yaml")
 	f.Var(&trustedKeys, "trusted-key", "NAME=PATH of a PEM public key trusted for keyed signatures (repeatable)")
+	f.StringVar(&cfg.VSAKey, "vsa-key", "", "PEM private key to sign SLSA VSAs for passing artifacts with, pushed to their registries (with --demo, created when missing)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -43,6 +43,7 @@ type trustFlags struct {
 
 type verifyFlags struct {
 	trustFlags
+	vsa                      vsaFlags
 	bundle, digest, artifact string
 }
 
@@ -65,8 +66,15 @@ except the registry for IMAGE@DIGEST (and the TUF repository with --tuf).
 
 Without --digest or --artifact, the statements' subjects are taken as the artifact and listed.
 
+SLSA verification summary attestations (VSAs) — such as the scorer issues for artifacts that
+pass an environment's policy — attached to IMAGE@DIGEST (or given with --bundle and --digest)
+are checked with --key: the signature, that the statement names the artifact, the VSA v1
+predicate and a PASSED result. --require-vsa, --vsa-env, --vsa-level and --vsa-verifier make
+a valid VSA meeting them a condition of success.
+
 Exit codes: 0 when evaluated (and the gate, if any, is met); 1 when --min-level or --deny-gaps
-is not met or the evidence cannot be read; 2 when the command line is wrong.`,
+is not met, a required VSA is missing or invalid, or the evidence cannot be read; 2 when the
+command line is wrong.`,
 		Example: `  # A provenance bundle from the Sigstore public-good instance
   aspm verify --bundle provenance.sigstore.json --digest sha256:2892146b…
 
@@ -77,7 +85,10 @@ is not met or the evidence cannot be read; 2 when the command line is wrong.`,
     --min-level 3 --deny-gaps subject.mismatch,signature.invalid -o json
 
   # Everything attached to an image, against a private Sigstore instance
-  aspm verify registry.example/acme/app@sha256:… --trusted-root acme=trusted_root.json`,
+  aspm verify registry.example/acme/app@sha256:… --trusted-root acme=trusted_root.json
+
+  # Admit only what the scorer vouched for in prod at SLSA L3
+  aspm verify registry.example/acme/app@sha256:… --key vsa=vsa.pub --vsa-env prod --vsa-level 3`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			image := ""
@@ -92,6 +103,7 @@ is not met or the evidence cannot be read; 2 when the command line is wrong.`,
 	fl.StringVar(&f.digest, "digest", "", "artifact digest ALG:HEX the evidence must be about")
 	fl.StringVar(&f.artifact, "artifact", "", "artifact file the evidence must be about (its sha256 is used)")
 	f.trustFlags.register(fl)
+	f.vsa.register(fl)
 	return cmd
 }
 
@@ -135,6 +147,9 @@ func (f *verifyFlags) check(image string) error {
 	if err := f.trustFlags.check(); err != nil {
 		return err
 	}
+	if err := f.vsa.check(len(f.keys)); err != nil {
+		return err
+	}
 	switch {
 	case image == "" && f.bundle == "":
 		return usagef("give a bundle file (--bundle FILE) or an image by digest (REGISTRY/REPO@sha256:…)")
@@ -144,6 +159,8 @@ func (f *verifyFlags) check(image string) error {
 		return usagef("--digest and --artifact both name the artifact; give one")
 	case image != "" && (f.digest != "" || f.artifact != ""):
 		return usagef("IMAGE@DIGEST already names the artifact; drop --digest/--artifact")
+	case f.vsa.require && image == "" && f.digest == "" && f.artifact == "":
+		return usagef("checking a VSA file needs the artifact it must be about: --digest or --artifact")
 	}
 	if f.digest != "" {
 		if _, err := evidence.ParseDigest(f.digest); err != nil {
@@ -293,18 +310,33 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 	if err != nil {
 		return err
 	}
+	vv, err := vsaVerifier(&f.trustFlags)
+	if err != nil {
+		return err
+	}
 	var out verdict.Verdict
+	// vsas is nil when VSAs were not looked for: no --key, or a file not about one artifact.
+	var vsas []vsaReport
 	if image != "" {
 		img, err := evidence.ParseImageRef(image)
 		if err != nil {
 			return usagef("%v", err)
 		}
-		var problems []string
-		if out, problems, err = k.image(ctx, img); err != nil {
+		set, err := k.c.Collect(ctx, img, k.opts)
+		if err != nil {
 			return err
 		}
-		for _, p := range problems {
+		for _, p := range set.Errors {
 			fmt.Fprintf(stderr, "aspm: warning: %s\n", p)
+		}
+		if vv != nil {
+			if vsas, err = imageVSAs(ctx, k.reg, vv, img, f.vsa.requirement); err != nil {
+				return err
+			}
+			markVSAs(set.Evidence, vsas)
+		}
+		if out, err = k.evaluate(ctx, verdict.Artifact{Digest: img.Digest, Repository: img.Repository}, img, set.Evidence); err != nil {
+			return err
 		}
 	} else {
 		data, err := os.ReadFile(f.bundle)
@@ -328,6 +360,10 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 			opts.ArtifactDigest = img.Digest
 		}
 		evs := k.c.FromDocument(ctx, data, img, opts)
+		if f.vsa.require {
+			vsas = fileVSA(vv, data, img.Digest, f.vsa.requirement)
+			markVSAs(evs, vsas)
+		}
 		art := verdict.Artifact{Digest: img.Digest}
 		// Policies name the artifact by repository; for files, the file names it.
 		named := f.bundle
@@ -339,15 +375,20 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 			return err
 		}
 	}
-	if f.output == "json" {
+	switch {
+	case f.output == "json" && vsas != nil:
+		err = writeVSAJSON(stdout, out, vsas)
+	case f.output == "json":
 		err = verdict.WriteJSON(stdout, out)
-	} else {
-		err = verdict.WriteText(stdout, out)
+	default:
+		if err = verdict.WriteText(stdout, out); err == nil && (len(vsas) > 0 || f.vsa.require) {
+			err = writeVSAText(stdout, vsas)
+		}
 	}
 	if err != nil {
 		return err
 	}
-	return f.gate(out)
+	return errors.Join(f.gate(out), f.vsa.gateVSA(vsas))
 }
 
 func firstSubject(evs []evidence.Evidence) evidence.Digest {

@@ -25,6 +25,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/policy"
 	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/pkg/store/backend"
+	"github.com/aspmhq/aspm/pkg/vsa"
 	"github.com/aspmhq/aspm/policies"
 	"github.com/aspmhq/aspm/services/api"
 	"github.com/aspmhq/aspm/services/ingest"
@@ -52,6 +53,13 @@ type Config struct {
 	TrustedRoots []string
 	TrustedKeys  map[string]string
 	TrustConfig  string
+	// NotifyConfig, when set, names the notifier's configuration file: the api then sends gap
+	// events to its webhooks, Jira and GitHub sinks.
+	NotifyConfig string
+	// VSAKey, when set, is the PEM private key the scorer signs SLSA verification summary
+	// attestations with, for artifacts that pass an environment's policy; it pushes them to
+	// the artifacts' registries. With Demo, a missing key file is generated.
+	VSAKey string
 	// Registry configures registry access.
 	Registry oci.Config
 	// Logger receives the services' logs; Out the progress lines meant for a person.
@@ -151,11 +159,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sc, err := scorer.New(scorer.Config{Bus: busCfg, PolicyPath: cfg.PolicyPath}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
+	sc, err := scorer.New(scorer.Config{Bus: busCfg, PolicyPath: cfg.PolicyPath, VSA: scorer.VSAConfig{KeyPath: cfg.VSAKey, Registry: cfg.Registry}}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
 	if err != nil {
 		return err
 	}
-	ap, err := api.New(api.Config{Bus: busCfg, Listen: cfg.Listen}, api.Deps{
+	ap, err := api.New(api.Config{Bus: busCfg, Listen: cfg.Listen, NotifyConfig: cfg.NotifyConfig}, api.Deps{
 		Store: st, Logger: log.With("service", "api"), Gatherers: []prometheus.Gatherer{ing.Gatherer(), sc.Gatherer()},
 	})
 	if err != nil {
@@ -234,6 +242,12 @@ func startDemo(ctx context.Context, g *errgroup.Group, cfg *Config) (*demo.World
 	}
 	cfg.TrustedRoots = append(cfg.TrustedRoots, "demo="+rootPath)
 	cfg.TrustedKeys[demo.KeyName] = keyPath
+	if cfg.VSAKey != "" {
+		if _, err := vsa.GenerateKey(cfg.VSAKey); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(cfg.Out, "Signing VSAs with %s (public key %s.pub)\n", cfg.VSAKey, cfg.VSAKey)
+	}
 
 	client, err := oci.New(cfg.Registry)
 	if err != nil {

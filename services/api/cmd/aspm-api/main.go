@@ -23,6 +23,7 @@ func main() {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 50, "requests per second each API token may make, sustained")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "requests each API token may make at once")
+	fs.StringVar(&cfg.NotifyConfig, "notify-config", "", "YAML file of notifier sinks (webhook, Jira, GitHub) for gap events; empty runs no notifier")
 	backend.RegisterFlags(fs, &st)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
 		store, err := backend.Open(ctx, st)

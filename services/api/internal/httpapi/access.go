@@ -18,11 +18,11 @@ const (
 	CodeRateLimited     = "rate_limited"
 )
 
-// requiredScope is the scope a request needs: admin for token management, write for anything
-// that changes state, read otherwise.
+// requiredScope is the scope a request needs: admin for token management and the notifier's
+// dead letters, write for anything that changes state, read otherwise.
 func requiredScope(r *http.Request) auth.Scope {
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/v1/tokens"):
+	case strings.HasPrefix(r.URL.Path, "/v1/tokens"), strings.HasPrefix(r.URL.Path, "/v1/notifications"):
 		return auth.ScopeAdmin
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return auth.ScopeRead

@@ -146,8 +146,19 @@ func (a *API) gaps(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	// The tag covers the data version and the query as narrowed to the token, page included.
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%+v", version, gq))
+	tickets, err := a.ticketsVersion(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	exs, accepted, err := a.acceptances(r.Context(), gq.Org)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	// The tag covers the data, tickets and acceptances versions and the query as narrowed to
+	// the token, page included.
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%+v", version, tickets, accepted, gq))
 	etag := `"` + hex.EncodeToString(h[:12]) + `"`
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "private, no-cache")
@@ -160,10 +171,13 @@ func (a *API) gaps(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if items == nil {
-		items = []store.GapItem{}
+	store.MarkAccepted(items, exs, a.Now())
+	views, err := a.withTickets(r.Context(), items)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, page[store.GapItem]{Items: items, Next: next})
+	writeJSON(w, http.StatusOK, page[GapItemView]{Items: views, Next: next})
 }
 
 // components serves GET /v1/components?purl=… or ?name=…[&version=…], with org/team/env

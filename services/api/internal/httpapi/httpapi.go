@@ -18,6 +18,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/event"
 	"github.com/aspmhq/aspm/pkg/evidence"
+	"github.com/aspmhq/aspm/pkg/report"
 	"github.com/aspmhq/aspm/pkg/store"
 )
 
@@ -33,14 +34,19 @@ var _ Publisher = (*bus.Bus)(nil)
 
 // API serves the /v1 routes.
 type API struct {
-	Store        store.Reader
-	Analytics    Analytics
-	Tokens       auth.Store
+	Store     store.Reader
+	Analytics Analytics
+	Tokens    auth.Store
+	// Exceptions keeps the risk acceptances and their audit log.
+	Exceptions   store.ExceptionKeeper
 	Limiter      *auth.Limiter
 	Publisher    Publisher
 	Log          *slog.Logger
 	MaxBodyBytes int64
 	Now          func() time.Time
+	// Notifications, when set, adds tickets to gaps and lists dead letters; nil when no
+	// notifier runs.
+	Notifications Notifications
 }
 
 // Router is what Register adds routes to; *http.ServeMux is one, and tests record the patterns
@@ -65,6 +71,14 @@ func (a *API) Register(mux Router) {
 	mux.HandleFunc("POST /v1/tokens", a.createToken)
 	mux.HandleFunc("GET /v1/tokens", a.listTokens)
 	mux.HandleFunc("POST /v1/tokens/{action}", a.revokeToken)
+	mux.HandleFunc("GET /v1/exceptions", a.listExceptions)
+	mux.HandleFunc("POST /v1/exceptions", a.createException)
+	mux.HandleFunc("GET /v1/exceptions/audit", a.exceptionAudit)
+	mux.HandleFunc("GET /v1/reports/ssdf", a.reportHandler(report.SSDF))
+	mux.HandleFunc("GET /v1/reports/fedramp", a.reportHandler(report.FedRAMP))
+	mux.HandleFunc("GET /v1/exceptions/{id}", a.getException)
+	mux.HandleFunc("POST /v1/exceptions/{action}", a.changeException)
+	mux.HandleFunc("GET /v1/notifications/dead-letters", a.deadLetters)
 }
 
 // decodeJSON reads a JSON object body of at most max bytes into v, refusing unknown fields.
@@ -95,6 +109,7 @@ const (
 	CodeUnavailable   = "unavailable"
 	CodeInternal      = "internal"
 	CodeUnsupportedCT = "unsupported_media_type"
+	CodeConflict      = "conflict"
 )
 
 // apiError is an error with an HTTP status and a stable code.

@@ -23,6 +23,7 @@ func main() {
 	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9102", "address of /healthz, /readyz and /metrics")
 	policyPath := fs.String("policies", "", "policy directory or OPA bundle, reloaded on change (default: built-in policies)")
+	cfg.VSA.RegisterFlags(fs)
 	backend.RegisterFlags(fs, &st)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
 		pol, err := policy.Load(ctx, policies.FS)
