@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
 
-modules=(pkg policies services/ingest services/scorer services/api cmd/aspm)
+modules=(pkg policies services/ingest services/scorer services/api cmd/aspm deploy)
 
 # Debian's docker-registry (the distribution server): installed here, never started here — the
 # tests start their own instances on loopback (pkg/oci/registrytest). Its postinst enables and
