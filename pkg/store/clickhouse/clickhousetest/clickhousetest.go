@@ -64,9 +64,10 @@ func Config(tb testing.TB) clickhouse.Config {
 	rand.Read(b[:])
 	cfg := clickhouse.Config{Addr: []string{addr}, Database: "aspm_test_" + hex.EncodeToString(b[:])}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// Generous: on a loaded machine dropping a database with many parts takes a while.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		conn, err := chgo.Open(&chgo.Options{Addr: cfg.Addr, DialTimeout: 3 * time.Second})
+		conn, err := chgo.Open(&chgo.Options{Addr: cfg.Addr, DialTimeout: 10 * time.Second})
 		if err != nil {
 			tb.Errorf("dropping test database %s: %v", cfg.Database, err)
 			return
