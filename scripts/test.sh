@@ -64,6 +64,9 @@ fi
 echo "== go vet"
 for m in "${modules[@]}"; do (cd "$m" && go vet ./...); done
 
+echo "== staticcheck"
+scripts/staticcheck.sh
+
 echo "== go test"
 for m in "${modules[@]}"; do
 	(cd "$m" && go test -count=1 -timeout 20m ./...)
@@ -71,5 +74,15 @@ done
 
 echo "== policy tests"
 go run ./cmd/aspm policy test policies/
+
+# Every fuzz target (found in the go.work modules) fuzzed briefly, bounded by executions rather
+# than time (Go 1.26 can fail a time-bounded run spuriously, go.dev/issue/75804); `make fuzz`
+# runs them longer.
+echo "== fuzz"
+scripts/fuzz.sh "${ASPM_FUZZTIME:-2000x}"
+
+# Offline: the vulnerability database is built from the golang.org/x/vulndb module.
+echo "== govulncheck"
+scripts/vulncheck.sh
 
 echo "== all tests passed"

@@ -2,9 +2,11 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -26,7 +28,9 @@ type Handler func(ctx context.Context, msg jetstream.Msg) error
 type ConsumeOptions struct {
 	// Logger receives one line per failure; nil discards.
 	Logger *slog.Logger
-	// MinBackoff and MaxBackoff bound the redelivery delay, which doubles with each attempt.
+	// MinBackoff and MaxBackoff bound the redelivery delay, which doubles with each attempt
+	// and is jittered (between half and all of it) so that messages failing together, as when
+	// a store is down, do not all come back at the same moment.
 	MinBackoff, MaxBackoff time.Duration
 	// OnResult, when set, is called after each message with the handler's error (nil on
 	// success) and whether the message was dead-lettered; services count metrics with it.
@@ -59,7 +63,10 @@ func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts Cons
 		return fmt.Errorf("looking up consumer %s: %w", consumer, err)
 	}
 	workers := max(1, opts.Workers)
-	it, err := cons.Messages(jetstream.PullMaxMessages(max(16, 2*workers)))
+	// A pull request waits on the consumer's leader; when that node dies, the request dies with
+	// it, and the client only notices by missing two heartbeats (half the expiry each). The
+	// default 30s expiry left a replica idle that long while work waited; 5s bounds it to 5s.
+	it, err := cons.Messages(jetstream.PullMaxMessages(max(16, 2*workers)), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return fmt.Errorf("pulling from consumer %s: %w", consumer, err)
 	}
@@ -104,8 +111,20 @@ func (b *Bus) Consume(ctx context.Context, consumer string, h Handler, opts Cons
 	}
 }
 
+// pullExpiry is how long a pull request of Consume waits on the server before it is renewed.
+const pullExpiry = 5 * time.Second
+
+// MaxConsumeSize is the largest message a consumer hands to its handler: nothing this package
+// publishes for a consumer is larger (see MaxEventSize), so a larger one is poison.
+const MaxConsumeSize = MaxEventSize
+
 func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h Handler, opts ConsumeOptions, log *slog.Logger) {
-	herr := h(ctx, msg)
+	var herr error
+	if n := len(msg.Data()); n > MaxConsumeSize {
+		herr = fmt.Errorf("%w: message of %d bytes exceeds the %d-byte limit", ErrPoison, n, MaxConsumeSize)
+	} else {
+		herr = h(ctx, msg)
+	}
 	dead := false
 	switch {
 	case herr == nil:
@@ -115,8 +134,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h 
 	case isPoison(herr):
 		dead = true
 		log.Error("dead-lettering message", "consumer", consumer, "subject", msg.Subject(), "err", herr)
-		dl := event.NewDeadLetter(consumer, msg.Subject(), msg.Data(), herr, time.Now())
-		if err := b.Publish(ctx, event.SubjectDeadPrefix+consumer, dl); err != nil {
+		if err := b.deadLetter(ctx, consumer, msg, herr); err != nil {
 			// Without a dead-letter record the message must not be dropped: retry later.
 			log.Error("publishing dead letter", "consumer", consumer, "err", err)
 			_ = msg.NakWithDelay(opts.MaxBackoff)
@@ -133,6 +151,7 @@ func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h 
 			}
 		}
 		delay = min(delay, opts.MaxBackoff)
+		delay = delay/2 + rand.N(delay/2+1)
 		if ctx.Err() == nil {
 			log.Warn("message failed; will retry", "consumer", consumer, "subject", msg.Subject(), "retry_in", delay, "err", herr)
 		}
@@ -142,3 +161,27 @@ func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h 
 		opts.OnResult(msg.Subject(), herr, dead)
 	}
 }
+
+// deadLetter publishes the dead letter of msg. A payload too large to travel in the dead letter
+// (a huge message, or one whose bytes grow when encoded) is kept in the object store as
+// "dead/<dead letter ID>" and the reason says so.
+func (b *Bus) deadLetter(ctx context.Context, consumer string, msg jetstream.Msg, reason error) error {
+	dl := event.NewDeadLetter(consumer, msg.Subject(), msg.Data(), reason, time.Now())
+	data, err := json.Marshal(dl)
+	if err != nil {
+		return fmt.Errorf("encoding dead letter: %w", err)
+	}
+	if len(data) > MaxEventSize {
+		ref := DeadLetterPrefix + dl.ID
+		if err := b.putObject(ctx, ref, msg.Data()); err != nil {
+			return err
+		}
+		dl.Data, dl.Raw, dl.RawBytes = nil, "", nil
+		dl.Reason = fmt.Sprintf("%s (the %d-byte payload is kept in object store %s as %s)", dl.Reason, len(msg.Data()), ObjectStoreSBOMs, ref)
+	}
+	return b.Publish(ctx, event.SubjectDeadPrefix+consumer, dl)
+}
+
+// DeadLetterPrefix prefixes the object-store name of a dead-lettered payload too large for its
+// dead letter; the dead letter's ID follows.
+const DeadLetterPrefix = "dead/"

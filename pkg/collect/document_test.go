@@ -14,7 +14,7 @@ import (
 
 // documentCollector trusts the public-good root, npm's registry key, Google's VSA key and
 // Cloud Build's keys (the regional ones signing raw payloads).
-func documentCollector(t *testing.T) *collect.Collector {
+func documentCollector(t testing.TB) *collect.Collector {
 	t.Helper()
 	pg, err := verify.PublicGood()
 	if err != nil {

@@ -43,8 +43,13 @@ func (c *Client) Discover(ctx context.Context, img evidence.ImageRef) (Discovery
 		return out, err
 	}
 	children, err := c.children(ctx, repo, img.Digest)
-	if err != nil {
+	if err != nil && !refused(err) {
 		return out, err
+	}
+	if err != nil {
+		// A hostile index (too large, too many manifests, redirected elsewhere) is a problem
+		// of this artifact: its own attachments are still searched.
+		out.Problems = append(out.Problems, err.Error())
 	}
 	out.Children = children
 	for _, target := range append([]evidence.Digest{img.Digest}, children...) {
@@ -94,6 +99,11 @@ func (c *Client) children(ctx context.Context, repo name.Repository, d evidence.
 	if err := json.Unmarshal(desc.Manifest, &idx); err != nil {
 		return nil, fmt.Errorf("parsing index %s: %w", d, err)
 	}
+	if len(idx.Manifests) > MaxIndexManifests {
+		return nil, fmt.Errorf("index %s lists %d manifests, limit %d: %w", d, len(idx.Manifests), MaxIndexManifests, ErrTooLarge)
+	}
+	// Only the index's own platform manifests are searched: a nested index is not followed,
+	// so no chain or cycle of indexes (index → index → the same index) is walked.
 	var out []evidence.Digest
 	for _, m := range idx.Manifests {
 		// BuildKit stores its attestation manifests in the index; they are not platforms.

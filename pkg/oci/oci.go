@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -55,12 +56,31 @@ type Config struct {
 	RetryDelay time.Duration
 	// MaxReferrerPages bounds the pages of a paginated referrers answer; default 20.
 	MaxReferrerPages int
+	// AllowRedirects lists the hosts (path.Match patterns) a registry may redirect requests to,
+	// such as the storage or CDN host its blobs are served from; a redirect to any other host
+	// is refused with ErrRedirectRefused. Nil means DefaultAllowRedirects; empty means none.
+	AllowRedirects []string
+}
+
+// DefaultAllowRedirects are the blob storage and CDN hosts the big public registries redirect
+// blob downloads to (GHCR, Docker Hub, Quay, Google Artifact Registry and GCR, Amazon ECR,
+// Azure Container Registry). What comes back is checked against its digest like any blob.
+var DefaultAllowRedirects = []string{
+	"pkg-containers.githubusercontent.com",
+	"production.cloudflare.docker.com",
+	"cdn.quay.io", "cdn[0-9]*.quay.io",
+	"storage.googleapis.com",
+	"prod-*-starport-layer-bucket.s3.*.amazonaws.com",
+	"*.blob.core.windows.net",
 }
 
 // Validate fills in defaults and reports whether c is usable.
 func (c *Config) Validate() error {
 	if c.MaxBlobSize == 0 {
 		c.MaxBlobSize = DefaultMaxBlobSize
+	}
+	if c.AllowRedirects == nil {
+		c.AllowRedirects = DefaultAllowRedirects
 	}
 	if c.MaxBlobSize < 0 {
 		return fmt.Errorf("oci: max blob size %d: must be positive", c.MaxBlobSize)
@@ -99,9 +119,13 @@ func (c *Config) Validate() error {
 type Client struct {
 	cfg       Config
 	transport http.RoundTripper
+	guard     *guard
 	base      []remote.Option
 	// puller and pusher keep each repository's authenticated transport (and bearer token)
-	// across calls, instead of pinging and authenticating again for every request.
+	// across calls, instead of pinging and authenticating again for every request. They also
+	// keep a failed first contact (ping, token) for ever, so they are replaced after any
+	// failed request (see reuse).
+	mu     sync.Mutex
 	puller *remote.Puller
 	pusher *remote.Pusher
 }
@@ -111,7 +135,8 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, transport: newGuard(cfg)}
+	g := newGuard(cfg)
+	c := &Client{cfg: cfg, transport: g, guard: g}
 	c.base = []remote.Option{
 		remote.WithAuthFromKeychain(c.cfg.Keychain),
 		remote.WithTransport(c.transport),
@@ -128,7 +153,26 @@ func New(cfg Config) (*Client, error) {
 }
 
 func (c *Client) options(ctx context.Context) []remote.Option {
-	return append([]remote.Option{remote.WithContext(ctx), remote.Reuse(c.puller), remote.Reuse(c.pusher)}, c.base...)
+	puller, pusher := c.reuse()
+	return append([]remote.Option{remote.WithContext(ctx), remote.Reuse(puller), remote.Reuse(pusher)}, c.base...)
+}
+
+// reuse returns the puller and pusher to reuse, fresh ones when a request failed since the last
+// call: go-containerregistry remembers a repository's failed first contact (a registry
+// answering 500s or not at all while it pinged) for the life of the puller, which would make
+// the repository unreachable long after the registry recovered.
+func (c *Client) reuse() (*remote.Puller, *remote.Pusher) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.guard.failed.Swap(false) {
+		if p, err := remote.NewPuller(c.base...); err == nil {
+			c.puller = p
+		}
+		if p, err := remote.NewPusher(c.base...); err == nil {
+			c.pusher = p
+		}
+	}
+	return c.puller, c.pusher
 }
 
 func (c *Client) nameOpts(repo string) []name.Option {

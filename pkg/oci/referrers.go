@@ -202,6 +202,9 @@ func IsNotFound(err error) bool {
 // isUnreachable reports whether err means the registry could not be asked at all (network
 // errors, 5xx after retries, 429): the whole collection should be retried later.
 func isUnreachable(err error) bool {
+	if refused(err) {
+		return false
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		return terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests

@@ -13,3 +13,10 @@ import (
 func NewRegistryHandler() http.Handler {
 	return registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
 }
+
+// NewDiskRegistryHandler is NewRegistryHandler keeping blobs in files under dir instead of in
+// memory (manifests stay in memory), for seeding many artifacts, as aspm bench does.
+func NewDiskRegistryHandler(dir string) http.Handler {
+	return registry.New(registry.WithReferrersSupport(true), registry.WithBlobHandler(registry.NewDiskBlobHandler(dir)),
+		registry.Logger(log.New(io.Discard, "", 0)))
+}

@@ -1,11 +1,14 @@
 package oci
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -15,13 +18,22 @@ import (
 var ErrInsecureRefused = errors.New("plain HTTP refused")
 
 // guard is the transport under every registry request: it refuses plain HTTP to registries
-// not marked insecure, and bounds each registry host's concurrent requests and request rate.
+// not marked insecure, bounds each registry host's concurrent requests and request rate, and
+// bounds each request, its body included, by the configured timeout, so that a registry that
+// stops answering fails the request (which go-containerregistry then retries) instead of
+// hanging it.
 type guard struct {
 	base     http.RoundTripper
 	insecure map[string]bool
 	maxConc  int
 	rps      float64
 	burst    int
+	timeout  time.Duration
+	// failed is set when a request fails or is answered 429 or 5xx (see Client.reuse).
+	failed atomic.Bool
+	// redirects are the host patterns a registry may redirect to; maxBlob bounds blob bodies.
+	redirects []string
+	maxBlob   int64
 
 	mu    sync.Mutex
 	hosts map[string]*hostLimit
@@ -33,7 +45,8 @@ type hostLimit struct {
 }
 
 func newGuard(c Config) *guard {
-	g := &guard{base: c.Transport, insecure: map[string]bool{}, maxConc: c.MaxConcurrency, rps: c.RateLimit, burst: max(1, int(c.RateLimit)), hosts: map[string]*hostLimit{}}
+	g := &guard{base: c.Transport, insecure: map[string]bool{}, maxConc: c.MaxConcurrency, rps: c.RateLimit, burst: max(1, int(c.RateLimit)), timeout: c.Timeout, hosts: map[string]*hostLimit{},
+		redirects: c.AllowRedirects, maxBlob: c.MaxBlobSize}
 	for _, h := range c.Insecure {
 		g.insecure[h] = true
 	}
@@ -60,6 +73,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "http" && !g.insecure[host] {
 		return nil, fmt.Errorf("%w to %s: mark the registry insecure (--insecure-registry %s) to allow it", ErrInsecureRefused, host, host)
 	}
+	if err := g.checkRedirect(req); err != nil {
+		return nil, err
+	}
 	h := g.limit(host)
 	ctx := req.Context()
 	select {
@@ -73,13 +89,30 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	cancel := context.CancelFunc(func() {})
+	tctx := ctx
+	if g.timeout > 0 {
+		tctx, cancel = context.WithTimeout(ctx, g.timeout)
+		req = req.WithContext(tctx)
+	}
 	resp, err := g.base.RoundTrip(req)
+	if err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		g.failed.Store(true)
+	}
 	if err != nil {
+		cancel()
 		<-h.sem
 		return nil, err
 	}
-	// Hold the slot until the body is read: a download is work for the registry too.
-	resp.Body = &releaseOnClose{ReadCloser: resp.Body, release: func() { <-h.sem }}
+	// Bound what is read (after gzip decoding), and hold the slot until the body is read: a
+	// download is work for the registry too.
+	resp.Body = newLimitedBody(req, resp, g.bodyLimit(req))
+	// The slot is also released when the body has been read to the end, or the request's time
+	// is up: go-containerregistry reads the body of a response it retries (a 5xx) and replaces
+	// it without closing it, which would otherwise leak the slot until none is left.
+	body := &releaseOnClose{ReadCloser: resp.Body, release: func() { cancel(); <-h.sem }}
+	context.AfterFunc(tctx, func() { body.once.Do(body.release) })
+	resp.Body = body
 	return resp, nil
 }
 
@@ -87,6 +120,14 @@ type releaseOnClose struct {
 	io.ReadCloser
 	once    sync.Once
 	release func()
+}
+
+func (r *releaseOnClose) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil {
+		r.once.Do(r.release)
+	}
+	return n, err
 }
 
 func (r *releaseOnClose) Close() error {

@@ -36,7 +36,7 @@ type fixture struct {
 	token string
 }
 
-func setup(t *testing.T) fixture {
+func setup(t testing.TB) fixture {
 	t.Helper()
 	ctx := context.Background()
 	_, b := bustest.Connect(t)
@@ -67,7 +67,7 @@ func setup(t *testing.T) fixture {
 }
 
 // newToken stores a token with scope and binding in st and returns its secret.
-func newToken(t *testing.T, st auth.Store, scope auth.Scope, org string, teams, envs []string) string {
+func newToken(t testing.TB, st auth.Store, scope auth.Scope, org string, teams, envs []string) string {
 	t.Helper()
 	secret, tok, err := auth.New("test "+string(scope), []auth.Scope{scope}, org, teams, envs, 0, time.Now())
 	if err != nil {

@@ -87,7 +87,7 @@ func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org st
 	}
 	v, err, shared := s.inflight.Do(img.String()+"\x00"+org, func() (any, error) {
 		start := time.Now()
-		set, err := s.collector.Collect(ctx, img, s.trust.Options(org))
+		set, docs, err := s.collect(ctx, img, s.trust.Options(org))
 		if err != nil {
 			return nil, err
 		}
@@ -95,9 +95,11 @@ func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org st
 		for _, e := range set.Evidence {
 			s.metrics.collected.WithLabelValues(string(e.Kind), fmt.Sprint(e.Verification.Verified)).Inc()
 		}
+		start = time.Now()
 		if err := s.bus.PutEvidence(ctx, set); err != nil {
 			return nil, err
 		}
+		s.metrics.stages.WithLabelValues(StagePublish).Observe((docs + time.Since(start)).Seconds())
 		return set, nil
 	})
 	if err != nil {
@@ -112,9 +114,11 @@ func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org st
 // announce publishes the evidence set as caused by trigger.
 func (s *Service) announce(ctx context.Context, trigger string, set evidence.ArtifactEvidence) error {
 	out := event.NewEvidenceCollected(trigger, set)
+	start := time.Now()
 	if err := s.bus.PublishEvidence(ctx, out); err != nil {
 		return err
 	}
+	s.metrics.stages.WithLabelValues(StagePublish).Observe(time.Since(start).Seconds())
 	s.log.Info("evidence collected", "image", set.Image.String(), "documents", len(set.Evidence),
 		"verified_provenance", set.HasVerifiedProvenance(), "errors", strings.Join(set.Errors, "; "), "msg_id", out.ID)
 	return nil

@@ -65,6 +65,10 @@ type Config struct {
 	Inventory string
 	// Kube, when Kube.Cluster is set, watches a Kubernetes cluster's pods.
 	Kube KubeConfig
+	// MinBackoff and MaxBackoff bound the delay before a message whose collection failed (the
+	// registry did not answer, say) is retried; it doubles with each attempt, jittered; the
+	// zero values take the bus defaults (500ms and 30s).
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -84,8 +88,8 @@ func (c *Config) Validate() error {
 	if c.CrawlInterval == 0 {
 		c.CrawlInterval = 24 * time.Hour
 	}
-	if c.Workers < 0 || c.Fresh < 0 || c.RescanInterval < 0 || c.CrawlInterval < 0 {
-		return errors.New("ingest: workers, fresh, rescan and crawl intervals must not be negative")
+	if c.Workers < 0 || c.Fresh < 0 || c.RescanInterval < 0 || c.CrawlInterval < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		return errors.New("ingest: workers, fresh, rescan and crawl intervals and back-offs must not be negative")
 	}
 	if c.Kube.Cluster != "" {
 		if err := c.Kube.Validate(); err != nil {
@@ -100,18 +104,19 @@ func (c *Config) Validate() error {
 
 // Service is a running ingest service.
 type Service struct {
-	cfg       Config
-	log       *slog.Logger
-	reg       *oci.Client
-	ver       *verify.Verifier
-	env       collect.EnvelopeTrust
-	gh        *github.Client
-	collector *collect.Collector
-	inflight  singleflight.Group
-	trust     *verify.TrustConfig
-	bus       *bus.Bus
-	registry  *prometheus.Registry
-	metrics   metrics
+	cfg Config
+	log *slog.Logger
+	reg *oci.Client
+	ver *verify.Verifier
+	env collect.EnvelopeTrust
+	gh  *github.Client
+	// collectOpts configure every collection's collector besides its timed document store.
+	collectOpts []collect.Option
+	inflight    singleflight.Group
+	trust       *verify.TrustConfig
+	bus         *bus.Bus
+	registry    *prometheus.Registry
+	metrics     metrics
 }
 
 type metrics struct {
@@ -119,6 +124,7 @@ type metrics struct {
 	collected *prometheus.CounterVec
 	duration  prometheus.Histogram
 	reused    prometheus.Counter
+	stages    *prometheus.HistogramVec
 }
 
 // Deps are what the ingest service works with besides its configuration.
@@ -195,7 +201,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.metrics.reused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "aspm_ingest_evidence_reused_total", Help: "Evidence sets reused (recent, or collected once for concurrent requests) instead of asking the registry.",
 	})
-	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused)
+	s.metrics.stages = newStageHistogram()
+	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused, s.metrics.stages)
 	return s, nil
 }
 
@@ -222,12 +229,11 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
-	// SBOMs go to the object store; evidence events carry their references.
-	opts := []collect.Option{collect.WithDocuments(b)}
+	// SBOMs go to the object store (see collect in stages.go); evidence events carry their
+	// references.
 	if s.gh != nil {
-		opts = append(opts, collect.WithGitHub(s.gh, s.cfg.GitHubOrgs...))
+		s.collectOpts = append(s.collectOpts, collect.WithGitHub(s.gh, s.cfg.GitHubOrgs...))
 	}
-	s.collector = collect.New(s.reg, s.ver, s.env, opts...)
 	g, ctx := errgroup.WithContext(ctx)
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
@@ -235,8 +241,10 @@ func (s *Service) Run(ctx context.Context) error {
 	s.log.Info("ingest running", "nats", s.cfg.Bus.URL, "listen", s.cfg.Listen, "workers", s.cfg.Workers)
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerIngest, s.handle, bus.ConsumeOptions{
-			Logger:  s.log,
-			Workers: s.cfg.Workers,
+			Logger:     s.log,
+			Workers:    s.cfg.Workers,
+			MinBackoff: s.cfg.MinBackoff,
+			MaxBackoff: s.cfg.MaxBackoff,
 			OnResult: func(subject string, err error, dead bool) {
 				s.metrics.messages.WithLabelValues(subject, outcome(err, dead)).Inc()
 			},

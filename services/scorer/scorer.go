@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,11 @@ type Config struct {
 	// VSA configures the verification summary attestations issued for passing artifacts;
 	// off without a key.
 	VSA VSAConfig
+	// Workers is how many messages are scored at once, as replicas would; default 1.
+	Workers int
+	// MinBackoff and MaxBackoff bound the delay before a message that failed (the store is
+	// down, say) is retried; it doubles with each attempt, jittered; default 500ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // Validate fills in defaults and reports whether c is usable.
@@ -51,6 +57,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RollupInterval == 0 {
 		c.RollupInterval = time.Minute
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff {
+		return fmt.Errorf("scorer: back-off %v to %v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
 	}
 	if err := c.VSA.validate(); err != nil {
 		return err
@@ -78,6 +93,43 @@ type Service struct {
 	// dirty is set when an evaluation was written since the last coverage roll-up.
 	dirty atomic.Bool
 	vsa   *vsaIssuer
+	fault storeFault
+}
+
+// storeFault remembers the last failed store write, so that the scorer reports not-ready while
+// writes fail even when the store answers pings (full disk, read-only table, …).
+type storeFault struct {
+	mu    sync.Mutex
+	err   error
+	since time.Time // first failure of the current run of failures
+	last  time.Time // latest failure
+}
+
+func (f *storeFault) failed(err error, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.since = now
+	}
+	f.err, f.last = err, now
+}
+
+func (f *storeFault) ok() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = nil
+}
+
+// current returns the failure when one happened within window of now: failing messages are
+// retried within the maximum back-off, so a failure older than that means the store recovered
+// and nothing has been written since.
+func (f *storeFault) current(now time.Time, window time.Duration) (since time.Time, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil || now.Sub(f.last) > window {
+		return time.Time{}, nil
+	}
+	return f.since, f.err
 }
 
 type metrics struct {
@@ -87,6 +139,9 @@ type metrics struct {
 	levels   *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
 	rollups  prometheus.Counter
+	// storeErrors counts failed store writes; storeUp is 0 while they fail.
+	storeErrors prometheus.Counter
+	storeUp     prometheus.Gauge
 }
 
 // New builds the scorer; it connects to nothing yet.
@@ -125,8 +180,15 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.metrics.rollups = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "aspm_scorer_coverage_rollups_total", Help: "Daily coverage roll-ups written.",
 	})
+	s.metrics.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aspm_scorer_store_write_errors_total", Help: "Store writes that failed (the message is retried).",
+	})
+	s.metrics.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "aspm_scorer_store_up", Help: "1 when the last store write succeeded, 0 while writes fail.",
+	})
+	s.metrics.storeUp.Set(1)
 	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads,
-		s.metrics.rollups)
+		s.metrics.rollups, s.metrics.storeErrors, s.metrics.storeUp)
 	vi, err := newVSAIssuer(cfg.VSA, s.registry)
 	if err != nil {
 		return nil, err
@@ -138,7 +200,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 // Gatherer returns the service's Prometheus metrics.
 func (s *Service) Gatherer() prometheus.Gatherer { return s.registry }
 
-// Ready reports whether NATS is connected and the store answers.
+// Ready reports whether NATS is connected, the store answers and store writes are not failing
+// (a write failed within the maximum back-off, and none succeeded since).
 func (s *Service) Ready(ctx context.Context) error {
 	if s.bus == nil || !s.bus.Connected() {
 		return errors.New("not connected to NATS")
@@ -146,6 +209,25 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	now := time.Now()
+	if since, err := s.fault.current(now, s.cfg.MaxBackoff+5*time.Second); err != nil {
+		return fmt.Errorf("store: writes failing for %s: %w", now.Sub(since).Round(time.Second), err)
+	}
+	return nil
+}
+
+// storeWrite records the outcome of a store write for Ready and the metrics, and returns err.
+func (s *Service) storeWrite(err error) error {
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			s.fault.failed(err, time.Now())
+			s.metrics.storeErrors.Inc()
+			s.metrics.storeUp.Set(0)
+		}
+		return err
+	}
+	s.fault.ok()
+	s.metrics.storeUp.Set(1)
 	return nil
 }
 
@@ -171,7 +253,10 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return s.rollup(ctx) })
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerScorer, s.handle, bus.ConsumeOptions{
-			Logger: s.log,
+			Logger:     s.log,
+			MinBackoff: s.cfg.MinBackoff,
+			MaxBackoff: s.cfg.MaxBackoff,
+			Workers:    s.cfg.Workers,
 			OnResult: func(_ string, err error, dead bool) {
 				o := "ok"
 				if dead {
@@ -208,7 +293,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	}
 	start := time.Now()
 	ev := store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores, Components: comps}
-	if err := s.store.WriteEvaluation(ctx, ev); err != nil {
+	// Until this returns nil the message is not acked: a failure naks it for a retry after
+	// the back-off.
+	if err := s.storeWrite(s.store.WriteEvaluation(ctx, ev)); err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", m.Artifact.Image, err)
 	}
 	s.metrics.writes.Observe(time.Since(start).Seconds())
@@ -299,7 +386,7 @@ func (s *Service) announce(ctx context.Context, sc evidence.Score) error {
 		// The store's record first: a crash before the decision is recorded repeats the same
 		// transitions on redelivery, which the store and JetStream both de-duplicate.
 		if evs := gapEvents(sc, opened, closed); len(evs) > 0 {
-			if err := s.store.WriteGapEvents(ctx, evs); err != nil {
+			if err := s.storeWrite(s.store.WriteGapEvents(ctx, evs)); err != nil {
 				return fmt.Errorf("writing gap events of %s in %s: %w", sc.Image, sc.Environment, err)
 			}
 		}

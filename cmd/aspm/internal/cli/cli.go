@@ -66,7 +66,7 @@ Flags win over the environment.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fmt.Errorf("%w: %w", errUsage, err) })
-	root.AddCommand(newUpCmd(), newVerifyCmd(), newScanCmd(), newPolicyCmd(), newTokenCmd(), newExceptionCmd(), newReportCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newVerifyCmd(), newScanCmd(), newPolicyCmd(), newTokenCmd(), newExceptionCmd(), newReportCmd(), newDemoCmd(), newBenchCmd(), newVersionCmd())
 	return root
 }
 
