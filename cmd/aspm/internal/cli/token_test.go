@@ -11,6 +11,7 @@ import (
 
 	"github.com/aspmhq/aspm/cmd/aspm/internal/cli"
 	"github.com/aspmhq/aspm/pkg/auth"
+	"github.com/aspmhq/aspm/pkg/store/clickhouse/clickhousetest"
 	"github.com/aspmhq/aspm/pkg/store/sqlite"
 )
 
@@ -95,5 +96,23 @@ func TestTokenLifecycle(t *testing.T) {
 		if code, _, errOut := runCLI(t, tc.args...); code != cli.ExitUsage || errOut == "" {
 			t.Errorf("%s: exit %d (%q), want %d with a message", tc.name, code, errOut, cli.ExitUsage)
 		}
+	}
+}
+
+// TestStoreFlagsClickHouseCredentials: the store commands log in to ClickHouse as --clickhouse-user
+// with the password in $ASPM_CLICKHOUSE_PASSWORD (never a flag, which ps would show).
+func TestStoreFlagsClickHouseCredentials(t *testing.T) {
+	cfg := clickhousetest.Config(t)
+	args := []string{"token", "list", "--store", "clickhouse", "--clickhouse-addr", cfg.Addr[0], "--clickhouse-database", cfg.Database}
+	if code, out, errOut := runCLI(t, args...); code != 0 {
+		t.Fatalf("as the default user: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, append(args, "--clickhouse-user", "aspm_no_such_user")...); code == 0 ||
+		!strings.Contains(errOut, "aspm_no_such_user") {
+		t.Errorf("as an unknown user: exit %d, stderr %q; want a failure naming the user", code, errOut)
+	}
+	t.Setenv("ASPM_CLICKHOUSE_PASSWORD", "not-the-password")
+	if code, _, errOut := runCLI(t, args...); code == 0 {
+		t.Errorf("with a wrong password: exit 0, stderr %q; want a failure", errOut)
 	}
 }
