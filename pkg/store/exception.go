@@ -193,6 +193,31 @@ func RepositoryRegexpSource(pattern string) string {
 	return "^" + strings.Join(parts, ".*") + "$"
 }
 
+// CheckExpiry reports whether exp is a valid expiry for an exception created or renewed at now:
+// after now and at most MaxExceptionTerm later. The error wraps evidence.ErrInvalid.
+func CheckExpiry(exp, now time.Time) error {
+	if !exp.After(now) {
+		return fmt.Errorf("%w: expiry %s is not in the future", evidence.ErrInvalid, exp.Format(time.RFC3339))
+	}
+	if exp.Sub(now) > MaxExceptionTerm {
+		return fmt.Errorf("%w: expiry %s is more than %d days ahead; renew the exception when it is due",
+			evidence.ErrInvalid, exp.Format(time.RFC3339), int(MaxExceptionTerm.Hours()/24))
+	}
+	return nil
+}
+
+// NextChange returns a change of e by actor at now, not yet given its action: e with its time
+// and version moved on, and at least a nanosecond after its last change, so that the change's
+// version is greater whatever the clocks say.
+func (e Exception) NextChange(actor, comment string, now time.Time) ExceptionChange {
+	now = now.UTC()
+	if !now.After(e.UpdatedAt) {
+		now = e.UpdatedAt.Add(time.Nanosecond)
+	}
+	e.UpdatedAt, e.Version = now, now.UnixNano()
+	return ExceptionChange{At: now, Actor: actor, Comment: comment, Exception: e}
+}
+
 // ParseTTL reads an exception's time to live: a Go duration ("720h") or a number of days
 // ("30d").
 func ParseTTL(s string) (time.Duration, error) {

@@ -80,12 +80,8 @@ func (e expiryFlags) resolve(now time.Time) (exp time.Time, set bool, err error)
 	default:
 		return time.Time{}, false, nil
 	}
-	if !exp.After(now) {
-		return time.Time{}, false, fmt.Errorf("%w: the expiry %s is not in the future", errUsage, exp.Format(time.RFC3339))
-	}
-	if exp.Sub(now) > store.MaxExceptionTerm {
-		return time.Time{}, false, fmt.Errorf("%w: the expiry %s is more than %d days ahead; renew the exception when it is due",
-			errUsage, exp.Format(time.RFC3339), int(store.MaxExceptionTerm.Hours()/24))
+	if err := store.CheckExpiry(exp, now); err != nil {
+		return time.Time{}, false, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return exp, true, nil
 }
@@ -342,12 +338,8 @@ func changeException(cmd *cobra.Command, sf storeFlags, id, actor, comment strin
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	if !now.After(e.UpdatedAt) {
-		now = e.UpdatedAt.Add(time.Nanosecond)
-	}
-	c := store.ExceptionChange{At: now, Actor: actor, Comment: comment, Exception: e}
-	c.Exception.UpdatedAt, c.Exception.Version = now, now.UnixNano()
+	c := e.NextChange(actor, comment, time.Now())
+	now := c.At
 	action, err := change(&c.Exception, now)
 	if err != nil || action == "" {
 		return err

@@ -60,12 +60,8 @@ func expiry(at *time.Time, ttl string, now time.Time) (time.Time, error) {
 	default:
 		return time.Time{}, invalid("an expiry is required: expires_at (RFC 3339) or ttl (like 30d)")
 	}
-	if !exp.After(now) {
-		return time.Time{}, invalid("expires_at %s is not in the future", exp.Format(time.RFC3339))
-	}
-	if exp.Sub(now) > store.MaxExceptionTerm {
-		return time.Time{}, invalid("expires_at %s: an exception runs at most %d days; renew it when it is due",
-			exp.Format(time.RFC3339), int(store.MaxExceptionTerm.Hours()/24))
+	if err := store.CheckExpiry(exp, now); err != nil {
+		return time.Time{}, err
 	}
 	return exp, nil
 }
@@ -252,13 +248,8 @@ func (a *API) changeException(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	now := a.Now().UTC()
-	// A change's time is its version: it must be later than the last change's.
-	if !now.After(e.UpdatedAt) {
-		now = e.UpdatedAt.Add(time.Nanosecond)
-	}
-	c := store.ExceptionChange{At: now, Actor: actor(tok), Comment: req.Comment, Exception: e}
-	c.Exception.UpdatedAt, c.Exception.Version = now, now.UnixNano()
+	c := e.NextChange(actor(tok), req.Comment, a.Now())
+	now := c.At
 	switch action {
 	case "revoke":
 		if req.Reason != "" || req.Owner != "" || req.ExpiresAt != nil || req.TTL != "" {
