@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +25,8 @@ const (
 		GROUP BY org, id
 		ORDER BY org, id`
 
+	// selectExceptionAudit reads changes in the order ExceptionAudit promises: a change's version is
+	// its time (ExceptionChange.Validate), then the exception ID.
 	selectExceptionAudit = `
 		SELECT DISTINCT org, id, version, document
 		FROM exception_audit
@@ -128,13 +129,6 @@ func (s *Store) ExceptionAudit(ctx context.Context, q store.ExceptionQuery) ([]s
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading exception audit: %w", err)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.At.Equal(b.At) {
-			return a.At.Before(b.At)
-		}
-		return a.Exception.ID < b.Exception.ID
-	})
 	return out, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -84,13 +83,6 @@ func (s *Store) ExceptionAudit(ctx context.Context, q store.ExceptionQuery) ([]s
 	if err != nil {
 		return nil, fmt.Errorf("reading exception audit: %w", err)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if !a.At.Equal(b.At) {
-			return a.At.Before(b.At)
-		}
-		return a.Exception.ID < b.Exception.ID
-	})
 	return out, nil
 }
 
