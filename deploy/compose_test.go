@@ -555,7 +555,9 @@ func TestComposeNoSecrets(t *testing.T) {
 				walk(fmt.Sprintf("%s[%d]", path, i), x)
 			}
 		case string:
-			if tokenish.MatchString(v) {
+			// The loader resolves bind-mount sources to absolute paths under the checkout,
+			// which may be long enough to look like base64.
+			if tokenish.MatchString(strings.TrimPrefix(v, root)) {
 				t.Errorf("%s = %q looks like a secret", path, v)
 			}
 			if strings.Contains(path, ".environment.") && secretName.MatchString(path[strings.LastIndex(path, ".")+1:]) {
