@@ -419,7 +419,7 @@ func TestComposeStructure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("loading docker-compose.yml: %v", err)
 	}
-	for _, want := range []string{"nats", "clickhouse", "registry", "ingest", "scorer", "api", "grafana", "seeder"} {
+	for _, want := range []string{"nats", "clickhouse", "registry", "ingest", "scorer", "api", "prometheus", "grafana", "seeder"} {
 		if _, ok := p.Services[want]; !ok {
 			t.Errorf("no service %s", want)
 		}

@@ -38,6 +38,29 @@ type ConsumeOptions struct {
 	OnResult func(subject string, err error, dead bool)
 	// Workers is how many messages are handled at once; default 1.
 	Workers int
+	// Metrics, when set, counts the redeliveries handed to the handler.
+	Metrics *QueueMetrics
+}
+
+type loggerKey struct{}
+
+// MessageLogger returns the logger of the message being handled: the one Consume puts in its
+// handler's context, which is ConsumeOptions.Logger with the message's msg_id (its
+// Nats-Msg-Id, the event ID) and stream_seq. Without one in ctx it returns fallback.
+func MessageLogger(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// messageLogger is log with the message's ID and stream sequence.
+func messageLogger(log *slog.Logger, msg jetstream.Msg) *slog.Logger {
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	return log.With("msg_id", msg.Headers().Get(jetstream.MsgIDHeader), "stream_seq", seq)
 }
 
 func isPoison(err error) bool {
@@ -119,6 +142,11 @@ const pullExpiry = 5 * time.Second
 const MaxConsumeSize = MaxEventSize
 
 func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h Handler, opts ConsumeOptions, log *slog.Logger) {
+	opts.Metrics.ObserveDelivery(consumer, msg)
+	log = messageLogger(log, msg)
+	if opts.Logger != nil {
+		ctx = context.WithValue(ctx, loggerKey{}, log)
+	}
 	var herr error
 	if n := len(msg.Data()); n > MaxConsumeSize {
 		herr = fmt.Errorf("%w: message of %d bytes exceeds the %d-byte limit", ErrPoison, n, MaxConsumeSize)

@@ -75,6 +75,7 @@ type Service struct {
 	registry *prometheus.Registry
 	gather   prometheus.Gatherers
 	requests *prometheus.HistogramVec
+	queue    *bus.QueueMetrics
 	limiter  *auth.Limiter
 	addr     chan string
 	// notifyCfg is the notifier's configuration, nil without one; notifier runs once Run
@@ -105,7 +106,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Name: "aspm_api_request_seconds", Help: "API request latency by route and status code.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 	}, []string{"route", "code"})
-	s.registry.MustRegister(s.requests)
+	// The api exports the streams' size for the whole deployment, and its notifier's queue.
+	qc := bus.QueueMetricsConfig{Streams: []string{bus.StreamEvents, bus.StreamDead}}
+	if ncfg != nil {
+		qc.Consumers = []string{notify.ConsumerName}
+	}
+	s.queue = bus.NewQueueMetrics(qc)
+	s.registry.MustRegister(s.requests, s.queue)
 	s.gather = append(prometheus.Gatherers{s.registry}, deps.Gatherers...)
 	return s, nil
 }
@@ -149,7 +156,7 @@ func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
 	mux.Handle("/v1/", a.Authenticate(v1))
 	mux.HandleFunc("GET /openapi.yaml", serveOpenAPI)
 	dashboard.Register(mux)
-	return s.instrument(mux, v1)
+	return httpapi.WithRequestID(s.log, s.instrument(mux, v1))
 }
 
 // instrument records each request's latency by route pattern and status.
@@ -190,6 +197,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
+	s.queue.Bind(b)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	waitNotifier, err := s.startNotifier(ctx, b)

@@ -119,8 +119,9 @@ func (s *Service) announce(ctx context.Context, trigger string, set evidence.Art
 		return err
 	}
 	s.metrics.stages.WithLabelValues(StagePublish).Observe(time.Since(start).Seconds())
-	s.log.Info("evidence collected", "image", set.Image.String(), "documents", len(set.Evidence),
-		"verified_provenance", set.HasVerifiedProvenance(), "errors", strings.Join(set.Errors, "; "), "msg_id", out.ID)
+	// The message being handled gives msg_id and stream_seq; evidence_id is the event published.
+	bus.MessageLogger(ctx, s.log).Info("evidence collected", "image", set.Image.String(), "documents", len(set.Evidence),
+		"verified_provenance", set.HasVerifiedProvenance(), "errors", strings.Join(set.Errors, "; "), "evidence_id", out.ID)
 	return nil
 }
 

@@ -117,6 +117,7 @@ type Service struct {
 	bus         *bus.Bus
 	registry    *prometheus.Registry
 	metrics     metrics
+	queue       *bus.QueueMetrics
 }
 
 type metrics struct {
@@ -202,7 +203,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Name: "aspm_ingest_evidence_reused_total", Help: "Evidence sets reused (recent, or collected once for concurrent requests) instead of asking the registry.",
 	})
 	s.metrics.stages = newStageHistogram()
-	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused, s.metrics.stages)
+	s.queue = bus.NewQueueMetrics(bus.QueueMetricsConfig{Consumers: []string{bus.ConsumerIngest}})
+	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused, s.metrics.stages, s.queue)
 	return s, nil
 }
 
@@ -229,6 +231,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
+	s.queue.Bind(b)
 	// SBOMs go to the object store (see collect in stages.go); evidence events carry their
 	// references.
 	if s.gh != nil {
@@ -242,6 +245,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerIngest, s.handle, bus.ConsumeOptions{
 			Logger:     s.log,
+			Metrics:    s.queue,
 			Workers:    s.cfg.Workers,
 			MinBackoff: s.cfg.MinBackoff,
 			MaxBackoff: s.cfg.MaxBackoff,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/aspmhq/aspm/pkg/bus"
 	"github.com/aspmhq/aspm/pkg/event"
 	"github.com/aspmhq/aspm/pkg/evidence"
 	"github.com/aspmhq/aspm/pkg/sbom"
@@ -59,7 +60,7 @@ func (s *Service) components(ctx context.Context, a evidence.ArtifactEvidence) (
 		}
 		raw, err := s.bus.GetDocument(ctx, e.SBOM.Ref)
 		if errors.Is(err, jetstream.ErrObjectNotFound) {
-			s.log.Warn("SBOM document not in the object store; its components are not indexed",
+			bus.MessageLogger(ctx, s.log).Warn("SBOM document not in the object store; its components are not indexed",
 				"image", a.Image.String(), "document", e.ID, "ref", e.SBOM.Ref)
 			continue
 		}
@@ -68,7 +69,7 @@ func (s *Service) components(ctx context.Context, a evidence.ArtifactEvidence) (
 		}
 		doc, err := sbom.Parse(raw)
 		if err != nil {
-			s.log.Warn("SBOM document does not parse; its components are not indexed",
+			bus.MessageLogger(ctx, s.log).Warn("SBOM document does not parse; its components are not indexed",
 				"image", a.Image.String(), "document", e.ID, "err", err)
 			continue
 		}

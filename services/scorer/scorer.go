@@ -94,6 +94,7 @@ type Service struct {
 	dirty atomic.Bool
 	vsa   *vsaIssuer
 	fault storeFault
+	queue *bus.QueueMetrics
 }
 
 // storeFault remembers the last failed store write, so that the scorer reports not-ready while
@@ -187,6 +188,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		Name: "aspm_scorer_store_up", Help: "1 when the last store write succeeded, 0 while writes fail.",
 	})
 	s.metrics.storeUp.Set(1)
+	s.queue = bus.NewQueueMetrics(bus.QueueMetricsConfig{Consumers: []string{bus.ConsumerScorer}})
+	s.registry.MustRegister(s.queue)
 	s.registry.MustRegister(s.metrics.messages, s.metrics.evalTime, s.metrics.writes, s.metrics.levels, s.metrics.reloads,
 		s.metrics.rollups, s.metrics.storeErrors, s.metrics.storeUp)
 	vi, err := newVSAIssuer(cfg.VSA, s.registry)
@@ -242,6 +245,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	}
 	s.bus = b
+	s.queue.Bind(b)
 	g, ctx := errgroup.WithContext(ctx)
 	if s.cfg.Listen != "" {
 		g.Go(func() error { return ops.Serve(ctx, s.cfg.Listen, ops.Handler(s.Ready, s.registry), nil) })
@@ -254,6 +258,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error {
 		return b.Consume(ctx, bus.ConsumerScorer, s.handle, bus.ConsumeOptions{
 			Logger:     s.log,
+			Metrics:    s.queue,
 			MinBackoff: s.cfg.MinBackoff,
 			MaxBackoff: s.cfg.MaxBackoff,
 			Workers:    s.cfg.Workers,
@@ -306,12 +311,12 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 		s.metrics.levels.WithLabelValues(sc.Level.String()).Inc()
-		s.log.Info("scored", "image", sc.Image.String(), "env", sc.Environment, "level", sc.Level.String(),
-			"gaps", sc.GapCodes(), "risk", sc.Risk, "msg_id", m.ID)
+		bus.MessageLogger(ctx, s.log).Info("scored", "image", sc.Image.String(), "env", sc.Environment, "level", sc.Level.String(),
+			"gaps", sc.GapCodes(), "risk", sc.Risk)
 	}
 	// After the scores are durable and announced: a failed push retries the message, which
 	// rewrites the same scores and finds the VSAs already pushed.
-	return s.vsa.issue(ctx, s.log, m, scores)
+	return s.vsa.issue(ctx, bus.MessageLogger(ctx, s.log), m, scores)
 }
 
 // Score evaluates the policy for the evidence in m in each environment of deps (the most

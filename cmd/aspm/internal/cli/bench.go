@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/aspmhq/aspm/cmd/aspm/internal/bench"
 	"github.com/aspmhq/aspm/pkg/store/backend"
@@ -22,6 +20,7 @@ func newBenchCmd() *cobra.Command {
 		chAddr      svcmain.List
 		chDB        string
 		logLevel    string
+		output      outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -30,7 +29,7 @@ func newBenchCmd() *cobra.Command {
 in-process OCI registry, each with a freshly signed keyless SLSA v1 provenance bundle (a private
 Sigstore instance) and a CycloneDX SBOM of --sbom-components components; publishes their
 deployments; runs ingest and the scorer on embedded NATS and the chosen --store until every
-artifact is scored; and prints one JSON object on stdout:
+artifact is scored; and prints one JSON object on stdout (-o yaml or table for other formats):
 
   artifacts_per_second        end to end, from publishing the deployments to the last score
   stages                      milliseconds per artifact in fetch, verify, parse, publish,
@@ -73,16 +72,15 @@ belong to a fresh org (bench-<random>) in --clickhouse-database, which is create
 			if cfg.Artifacts <= 0 || cfg.SBOMComponents < 0 {
 				return fmt.Errorf("%w: --artifacts must be positive and --sbom-components not negative", errUsage)
 			}
-			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				cfg.Progress = f
+			if isTerminal(cmd.ErrOrStderr()) {
+				cfg.Progress = cmd.ErrOrStderr()
 			}
 			res, err := bench.Run(cmd.Context(), cfg)
 			if res != nil && (err == nil || res.Seconds > 0) {
 				// Partial measurements are printed too when the pipeline ran out of time.
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if eerr := enc.Encode(res); eerr != nil && err == nil {
-					err = eerr
+				werr := output.write(cmd.OutOrStdout(), res, func(w io.Writer) error { return writeFields(w, res) })
+				if werr != nil && err == nil {
+					err = werr
 				}
 			}
 			return err
@@ -100,5 +98,6 @@ belong to a fresh org (bench-<random>) in --clickhouse-database, which is create
 	f.Var(&chAddr, "clickhouse-addr", "ClickHouse native-protocol address(es), host:port (default 127.0.0.1:9000)")
 	f.StringVar(&chDB, "clickhouse-database", "aspm_bench_pipeline", "ClickHouse database, created when missing")
 	f.StringVar(&logLevel, "log-level", "error", "services' log level: debug, info, warn or error")
+	registerOutput(cmd, &output, formatJSON, "one measurement a line")
 	return cmd
 }

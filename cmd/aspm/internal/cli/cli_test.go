@@ -43,6 +43,9 @@ func TestCommands(t *testing.T) {
 		{name: "flag wins over environment", env: map[string]string{"ASPM_LOG_LEVEL": "loud"}, args: []string{"up", "--demo", "--log-level", "shout"}, code: cli.ExitUsage, errOut: `"shout"`},
 		{name: "bad trusted key", args: []string{"up", "--trusted-key", "nokey"}, code: cli.ExitUsage, errOut: "NAME=PATH"},
 		{name: "help teaches", args: []string{"up", "--help"}, code: cli.ExitOK, out: "aspm up --demo"},
+		{name: "a misspelt command", args: []string{"verfiy"}, code: cli.ExitUsage, errOut: "did you mean verify?"},
+		{name: "a misspelt subcommand", args: []string{"token", "lst"}, code: cli.ExitUsage, errOut: "did you mean list?"},
+		{name: "a group prints its help", args: []string{"token"}, code: cli.ExitOK, out: "aspm token create --name pay-dashboard"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,8 @@ func newDemoCmd() *cobra.Command {
 		Long: `demo seeds a stack whose services run on their own — docker compose, Kubernetes — with what
 aspm up --demo makes in process: signed demo artifacts in an OCI registry, their trusted root
 and key, the deployments that run them, and API tokens.`,
+		Example: `  aspm demo seed --registry registry:5000 --plain-http --trust-dir /var/lib/aspm/trust \
+    --nats-url nats://nats:4222`,
 	}
 	cmd.AddCommand(newDemoSeedCmd())
 	return cmd

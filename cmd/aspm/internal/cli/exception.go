@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +29,10 @@ exception expires or is revoked. Every change is kept in the audit log with who 
 
 These commands work on the store directly, like aspm token; with a write token,
 POST /v1/exceptions and its siblings do the same over the API.`,
+		Example: `  aspm exception create --org acme --code sbom.missing --env dev \
+    --reason "SBOMs for dev arrive with the Q3 pipeline" --owner alice@acme.example --ttl 90d
+  aspm exception list --org acme
+  aspm exception audit --org acme -o yaml`,
 	}
 	cmd.AddCommand(newExceptionCreateCmd(), newExceptionListCmd(), newExceptionShowCmd(), newExceptionRenewCmd(),
 		newExceptionRevokeCmd(), newExceptionAuditCmd())
@@ -86,26 +89,14 @@ func (e expiryFlags) resolve(now time.Time) (exp time.Time, set bool, err error)
 	return exp, true, nil
 }
 
-func checkOutput(output string) error {
-	if output != "text" && output != "json" {
-		return fmt.Errorf("%w: -o %q: want text or json", errUsage, output)
-	}
-	return nil
-}
-
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newExceptionCreateCmd() *cobra.Command {
 	var (
-		org, code, reason, owner, actor, output string
-		scope                                   store.ExceptionScope
-		digest                                  string
-		exp                                     expiryFlags
-		sf                                      storeFlags
+		org, code, reason, owner, actor string
+		output                          outputFlag
+		scope                           store.ExceptionScope
+		digest                          string
+		exp                             expiryFlags
+		sf                              storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create --org ORG --code CODE SCOPE --reason TEXT --owner WHO --ttl 30d",
@@ -123,9 +114,6 @@ func newExceptionCreateCmd() *cobra.Command {
     --reason "self-hosted builder under review" --owner secops@acme.example --ttl 30d --store clickhouse`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			if org == "" || code == "" || reason == "" || owner == "" {
 				return fmt.Errorf("%w: --org, --code, --reason and --owner are required", errUsage)
 			}
@@ -154,13 +142,12 @@ func newExceptionCreateCmd() *cobra.Command {
 			if err := st.WriteExceptionChange(cmd.Context(), c); err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSONTo(cmd.OutOrStdout(), c.Exception)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", c.Exception.ID)
-			fmt.Fprintf(cmd.ErrOrStderr(), "Accepted %s for %s in %s until %s (owner %s).\n", code, describeScope(scope), org,
-				expires.Format(time.RFC3339), owner)
-			return nil
+			return output.write(cmd.OutOrStdout(), c.Exception, func(w io.Writer) error {
+				fmt.Fprintf(w, "%s\n", c.Exception.ID)
+				fmt.Fprintf(cmd.ErrOrStderr(), "Accepted %s for %s in %s until %s (owner %s).\n", code, describeScope(scope), org,
+					expires.Format(time.RFC3339), owner)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -173,7 +160,7 @@ func newExceptionCreateCmd() *cobra.Command {
 	f.StringVar(&reason, "reason", "", "why the risk is accepted (kept with the exception and in reports)")
 	f.StringVar(&owner, "owner", "", "who answers for the exception")
 	f.StringVar(&actor, "actor", defaultActor(), "who makes the change, for the audit log")
-	f.StringVarP(&output, "output", "o", "text", "output format: text (the id alone on stdout) or json")
+	registerOutput(cmd, &output, formatText, "the id alone on stdout")
 	exp.register(cmd)
 	sf.register(f)
 	return cmd
@@ -199,8 +186,9 @@ func describeScope(s store.ExceptionScope) string {
 
 func newExceptionListCmd() *cobra.Command {
 	var (
-		org, state, output string
-		sf                 storeFlags
+		org, state string
+		output     outputFlag
+		sf         storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "list [--org ORG] [--state active|expired|revoked|all]",
@@ -209,9 +197,6 @@ func newExceptionListCmd() *cobra.Command {
   aspm exception list --state all -o json | jq '.[] | select(.state == "expired")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			switch state {
 			case store.ExceptionStateActive, store.ExceptionStateExpired, store.ExceptionStateRevoked, "all":
 			default:
@@ -237,21 +222,20 @@ func newExceptionListCmd() *cobra.Command {
 					rows = append(rows, row{e, s})
 				}
 			}
-			if output == "json" {
-				return writeJSONTo(cmd.OutOrStdout(), rows)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tORG\tCODE\tSCOPE\tOWNER\tEXPIRES\tSTATE")
-			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Org, r.Code, describeScope(r.Scope), r.Owner,
-					r.ExpiresAt.Format(time.DateOnly), r.State)
-			}
-			return tw.Flush()
+			return output.write(cmd.OutOrStdout(), rows, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tORG\tCODE\tSCOPE\tOWNER\tEXPIRES\tSTATE")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Org, r.Code, describeScope(r.Scope), r.Owner,
+						r.ExpiresAt.Format(time.DateOnly), r.State)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "only this org's exceptions")
 	cmd.Flags().StringVar(&state, "state", store.ExceptionStateActive, "active, expired, revoked or all")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	registerOutput(cmd, &output, formatTable, "one line per exception")
 	sf.register(cmd.Flags())
 	return cmd
 }
@@ -270,18 +254,16 @@ func loadException(ctx context.Context, st store.Store, id string) (store.Except
 
 func newExceptionShowCmd() *cobra.Command {
 	var (
-		output string
+		output outputFlag
 		sf     storeFlags
 	)
 	cmd := &cobra.Command{
-		Use:     "show ID",
-		Short:   "Show an exception and its history",
-		Example: `  aspm exception show exc_3f9a0c1b2d4e5f60`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "show ID",
+		Short:             "Show an exception and its history",
+		Example:           `  aspm exception show exc_3f9a0c1b2d4e5f60`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: storeIDs(&sf, exceptionIDs("")),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -296,33 +278,31 @@ func newExceptionShowCmd() *cobra.Command {
 				return err
 			}
 			state := e.State(time.Now())
-			if output == "json" {
-				return writeJSONTo(cmd.OutOrStdout(), struct {
-					store.Exception
-					State   string                  `json:"state"`
-					History []store.ExceptionChange `json:"history"`
-				}{e, state, history})
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s  %s  %s\n  org %s, scope %s\n  reason: %s\n  owner: %s, expires %s\n\nHistory:\n",
-				e.ID, e.Code, state, e.Org, describeScope(e.Scope), e.Reason, e.Owner, e.ExpiresAt.Format(time.RFC3339))
-			printHistory(out, history)
-			return nil
+			data := struct {
+				store.Exception
+				State   string                  `json:"state"`
+				History []store.ExceptionChange `json:"history"`
+			}{e, state, history}
+			return output.write(cmd.OutOrStdout(), data, func(out io.Writer) error {
+				fmt.Fprintf(out, "%s  %s  %s\n  org %s, scope %s\n  reason: %s\n  owner: %s, expires %s\n\nHistory:\n",
+					e.ID, e.Code, state, e.Org, describeScope(e.Scope), e.Reason, e.Owner, e.ExpiresAt.Format(time.RFC3339))
+				return printHistory(out, history)
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	registerOutput(cmd, &output, formatText, "the exception, then its history")
 	sf.register(cmd.Flags())
 	return cmd
 }
 
-func printHistory(w io.Writer, history []store.ExceptionChange) {
+func printHistory(w io.Writer, history []store.ExceptionChange) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  AT\tEXCEPTION\tACTION\tBY\tEXPIRES\tCOMMENT")
 	for _, c := range history {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.At.Format(time.RFC3339), c.Exception.ID, c.Action, c.Actor,
 			c.Exception.ExpiresAt.Format(time.DateOnly), c.Comment)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // changeCmd is renew or revoke: read the exception, change it, write the change.
@@ -367,7 +347,8 @@ func newExceptionRenewCmd() *cobra.Command {
 		Short: "Extend or amend an active exception (scope and code never change)",
 		Example: `  aspm exception renew exc_3f9a0c1b2d4e5f60 --ttl 30d --comment "vendor fix slipped to 4.3"
   aspm exception renew exc_3f9a0c1b2d4e5f60 --owner carol@acme.example --comment "ownership moved"`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: storeIDs(&sf, exceptionIDs(store.ExceptionStateActive)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return changeException(cmd, sf, args[0], actor, comment, func(e *store.Exception, now time.Time) (string, error) {
 				if st := e.State(now); st != store.ExceptionStateActive {
@@ -410,10 +391,11 @@ func newExceptionRevokeCmd() *cobra.Command {
 		sf             storeFlags
 	)
 	cmd := &cobra.Command{
-		Use:     "revoke ID --comment TEXT",
-		Short:   "End an exception now: its gaps count against coverage again",
-		Example: `  aspm exception revoke exc_3f9a0c1b2d4e5f60 --comment "provenance generated since v2.3.0"`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "revoke ID --comment TEXT",
+		Short:             "End an exception now: its gaps count against coverage again",
+		Example:           `  aspm exception revoke exc_3f9a0c1b2d4e5f60 --comment "provenance generated since v2.3.0"`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: storeIDs(&sf, exceptionIDs(store.ExceptionStateActive)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return changeException(cmd, sf, args[0], actor, comment, func(e *store.Exception, now time.Time) (string, error) {
 				if e.RevokedAt != nil {
@@ -433,8 +415,9 @@ func newExceptionRevokeCmd() *cobra.Command {
 
 func newExceptionAuditCmd() *cobra.Command {
 	var (
-		org, output string
-		sf          storeFlags
+		org    string
+		output outputFlag
+		sf     storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:     "audit [--org ORG]",
@@ -442,9 +425,6 @@ func newExceptionAuditCmd() *cobra.Command {
 		Example: `  aspm exception audit --org acme -o json > exceptions-audit.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
 			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -454,15 +434,14 @@ func newExceptionAuditCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSONTo(cmd.OutOrStdout(), history)
+			if history == nil {
+				history = []store.ExceptionChange{}
 			}
-			printHistory(cmd.OutOrStdout(), history)
-			return nil
+			return output.write(cmd.OutOrStdout(), history, func(w io.Writer) error { return printHistory(w, history) })
 		},
 	}
 	cmd.Flags().StringVar(&org, "org", "", "only this org's exceptions")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	registerOutput(cmd, &output, formatTable, "one line per change")
 	sf.register(cmd.Flags())
 	return cmd
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,8 @@ func newPolicyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Work with the Rego scoring policies",
+		Example: `  aspm policy test policies/
+  aspm policy simulate --policies /tmp/candidate --env prod`,
 	}
 	var verbose bool
 	test := &cobra.Command{
@@ -24,6 +27,12 @@ way 'opa test' does, with no OPA binary needed. It exits 1 when a test fails or 
 		Example: `  aspm policy test policies/
   aspm policy test -v ./my-policies`,
 		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
 				return fmt.Errorf("%w: %s is not a directory", errUsage, args[0])
@@ -45,8 +54,9 @@ way 'opa test' does, with no OPA binary needed. It exits 1 when a test fails or 
 
 func newSimulateCmd() *cobra.Command {
 	var (
-		policyPath, env, output string
-		sf                      storeFlags
+		policyPath, env string
+		output          outputFlag
+		sf              storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --policies DIR",
@@ -69,9 +79,6 @@ It reads the store aspm up writes (SQLite in --data-dir, or ClickHouse with --st
 			if policyPath == "" {
 				return fmt.Errorf("%w: --policies DIR is required: the candidate policy to simulate", errUsage)
 			}
-			if output != "text" && output != "json" {
-				return fmt.Errorf("%w: -o %q: want text or json", errUsage, output)
-			}
 			pol, err := policy.LoadPath(ctx, policyPath)
 			if err != nil {
 				return fmt.Errorf("%w: --policies: %w", errUsage, err)
@@ -81,20 +88,18 @@ It reads the store aspm up writes (SQLite in --data-dir, or ClickHouse with --st
 				return err
 			}
 			defer st.Close()
-			res, err := simulate.Run(ctx, st, pol, env)
+			src := countingSource{Source: st, stage: "re-scoring artifacts", out: cmd.ErrOrStderr()}
+			res, err := simulate.Run(ctx, src, pol, env)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return simulate.WriteJSON(cmd.OutOrStdout(), res)
-			}
-			return simulate.WriteText(cmd.OutOrStdout(), res)
+			return output.write(cmd.OutOrStdout(), res, func(w io.Writer) error { return simulate.WriteText(w, res) })
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policies", "", "candidate policy directory or OPA bundle (.tar.gz)")
 	f.StringVar(&env, "env", "", "only this environment (default: all)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	registerOutput(cmd, &output, formatText, "per environment, levels and gaps now and with the candidate")
 	sf.register(f)
 	return cmd
 }

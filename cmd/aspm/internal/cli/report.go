@@ -35,9 +35,13 @@ are those active then, and every time in the output comes from the window, so th
 and window give byte-identical output. The window defaults to the 30 days ending at the start
 of the current UTC day; give --to explicitly to count exceptions created since.
 
-Formats: json, csv, html (a printable page), oscal-ar (OSCAL 1.1.2 assessment-results, which
-imports the plan as assessment-plan.json), oscal-ap (that assessment-plan) and oscal-poam
-(a plan of action and milestones of the open and accepted weaknesses).`,
+Formats, chosen with --format or its short form -o: json, csv, html (a printable page),
+oscal-ar (OSCAL 1.1.2 assessment-results, which imports the plan as assessment-plan.json),
+oscal-ap (that assessment-plan) and oscal-poam (a plan of action and milestones of the open
+and accepted weaknesses). Unlike other commands' -o, there is no yaml or table: --out names
+the file to write.`,
+		Example: `  aspm report ssdf --org acme -o html --out ssdf.html
+  aspm report fedramp --org acme --format oscal-poam --out poam.json`,
 	}
 	cmd.AddCommand(newReportFrameworkCmd(report.SSDF, "the NIST SSDF (SP 800-218 v1.1) tasks"),
 		newReportFrameworkCmd(report.FedRAMP, "the SP 800-53 Rev. 5 supply-chain controls with their FedRAMP baselines"))
@@ -143,7 +147,7 @@ func newReportFrameworkCmd(framework, what string) *cobra.Command {
 	f.StringVar(&org, "org", "", "the org to report on (required)")
 	f.StringVar(&team, "team", "", "only this team's deployments")
 	f.StringVar(&env, "env", "", "only this environment's deployments")
-	f.StringVar(&format, "format", report.FormatJSON, "json, csv, html, oscal-ar, oscal-ap or oscal-poam")
+	f.StringVarP(&format, "format", "o", report.FormatJSON, "report format: json, csv, html, oscal-ar, oscal-ap or oscal-poam")
 	f.StringVar(&fromS, "from", "", "the window's start: a date or RFC 3339 time (default: 30 days before --to)")
 	f.StringVar(&toS, "to", "", "the window's end, as of which exceptions count (default: the start of today, UTC)")
 	f.StringVar(&out, "out", "", "write the report to this file (default: standard output)")

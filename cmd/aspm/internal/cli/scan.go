@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/aspmhq/aspm/cmd/aspm/internal/verdict"
 	"github.com/aspmhq/aspm/pkg/svcmain"
@@ -33,8 +31,8 @@ their platform manifests — exactly as aspm verify does for one image.
 Tags that are attachments (sha256-…) are not artifacts and are skipped. Repositories and tags
 are filtered with --include/--exclude glob patterns matched against REPO and REPO:TAG.
 
-With -o json it prints a JSON array: one aspm verify -o json object per artifact, plus
-"image" (REPO@DIGEST). On a terminal it shows progress on stderr.`,
+With -o json (or yaml) it prints an array: one aspm verify -o json object per artifact, plus
+"image" (REPO@DIGEST). When stderr is a terminal it shows progress there.`,
 		Example: `  # Everything in a registry
   aspm scan registry.example.com -o json > coverage.json
 
@@ -54,6 +52,7 @@ With -o json it prints a JSON array: one aspm verify -o json object per artifact
 	fl.Var(&f.include, "include", "glob pattern for REPO or REPO:TAG to scan (repeatable; default: all)")
 	fl.Var(&f.exclude, "exclude", "glob pattern for REPO or REPO:TAG to skip (repeatable)")
 	fl.BoolVar(&f.insecureTarget, "insecure", false, "allow plain HTTP to the scanned registry (e.g. one on loopback)")
+	registerOutput(cmd, &f.output, formatTable, "one line per artifact")
 	return cmd
 }
 
@@ -73,15 +72,7 @@ func runScan(ctx context.Context, stdout, stderr io.Writer, target string, f sca
 	if err != nil {
 		return err
 	}
-	progress := func(string, int, int) {}
-	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
-		progress = func(stage string, done, total int) {
-			fmt.Fprintf(stderr, "\r\033[K%s %d/%d", stage, done, total)
-			if done == total {
-				fmt.Fprintln(stderr)
-			}
-		}
-	}
+	progress := progressTo(stderr)
 	found, problems, err := k.reg.Expand(ctx, target, f.include, f.exclude, func(done, total int) { progress("resolving tags", done, total) })
 	if err != nil {
 		return err
@@ -104,14 +95,8 @@ func runScan(ctx context.Context, stdout, stderr io.Writer, target string, f sca
 	for _, p := range problems {
 		fmt.Fprintf(stderr, "aspm: warning: %s\n", p)
 	}
-	if f.output == "json" {
-		if err := verdict.WriteJSONArray(stdout, results); err != nil {
-			return err
-		}
-	} else {
-		if err := verdict.WriteTable(stdout, results); err != nil {
-			return err
-		}
+	if err := f.output.write(stdout, results, func(w io.Writer) error { return verdict.WriteTable(w, results) }); err != nil {
+		return err
 	}
 	return f.gate(results...)
 }

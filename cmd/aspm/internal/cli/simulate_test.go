@@ -119,6 +119,11 @@ func TestPolicySimulate(t *testing.T) {
 	if code != cli.ExitOK || !strings.Contains(out, "auth-service") || !strings.Contains(out, "-level.below_required") {
 		t.Errorf("text report:\n%s", out)
 	}
+	// YAML has the JSON's fields; table and text are the report above.
+	if res := sameData(t, "policy", "simulate", "--policies", candidate, "--data-dir", data).(map[string]any); res["environments"] == nil {
+		t.Errorf("simulate -o json: %v", res)
+	}
+	sameHuman(t, "policy", "simulate", "--policies", candidate, "--data-dir", data)
 	// The unchanged policy changes nothing.
 	same := candidatePolicy(t, func(_ string, b []byte) []byte { return b })
 	code, out, _ = run(t, "policy", "simulate", "--policies", same, "--data-dir", data, "-o", "json")

@@ -1,8 +1,8 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +16,9 @@ func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Make, list and revoke API tokens",
+		Example: `  aspm token create --name pay-dashboard --org acme --team payments
+  aspm token list
+  aspm token revoke tok_3f9a0c1b2d4e`,
 		Long: `Every API request except /healthz, /readyz and /metrics needs a bearer token. A token
 carries scopes (read, write, admin: each includes the ones before it) and is bound to one org
 ("*" for every org, an operator) and, optionally, to teams and environments within it.
@@ -30,11 +33,12 @@ over the API.`,
 
 func newTokenCreateCmd() *cobra.Command {
 	var (
-		name, org, output string
-		scopes, teams     []string
-		envs              []string
-		ttl               time.Duration
-		sf                storeFlags
+		name, org     string
+		output        outputFlag
+		scopes, teams []string
+		envs          []string
+		ttl           time.Duration
+		sf            storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --org ORG [--scope read]",
@@ -51,9 +55,6 @@ func newTokenCreateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || org == "" {
 				return fmt.Errorf("%w: --name and --org are required (--org '*' binds the token to every org)", errUsage)
-			}
-			if output != "text" && output != "json" {
-				return fmt.Errorf("%w: -o %q: want text or json", errUsage, output)
 			}
 			var sc []auth.Scope
 			for _, s := range scopes {
@@ -78,16 +79,16 @@ func newTokenCreateCmd() *cobra.Command {
 			if err := st.PutToken(cmd.Context(), tok); err != nil {
 				return fmt.Errorf("storing the token: %w", err)
 			}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"token": secret, "record": tok})
-			}
-			fmt.Fprintf(out, "%s\n", secret)
-			fmt.Fprintf(cmd.ErrOrStderr(), "Made token %s (%s): scopes %s, %s. The secret above is shown once; store it now.\n",
-				tok.ID, tok.Name, joinScopes(tok.Scopes), binding(tok))
-			return nil
+			data := struct {
+				Token  string     `json:"token"`
+				Record auth.Token `json:"record"`
+			}{secret, tok}
+			return output.write(cmd.OutOrStdout(), data, func(out io.Writer) error {
+				fmt.Fprintf(out, "%s\n", secret)
+				fmt.Fprintf(cmd.ErrOrStderr(), "Made token %s (%s): scopes %s, %s. The secret above is shown once; store it now.\n",
+					tok.ID, tok.Name, joinScopes(tok.Scopes), binding(tok))
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -97,24 +98,26 @@ func newTokenCreateCmd() *cobra.Command {
 	f.StringSliceVar(&teams, "team", nil, "only these teams within the org (repeat or comma-separate)")
 	f.StringSliceVar(&envs, "env", nil, "only these environments (repeat or comma-separate)")
 	f.DurationVar(&ttl, "ttl", 0, "expire after this long, e.g. 720h (default: never)")
-	f.StringVarP(&output, "output", "o", "text", "output format: text (the secret alone on stdout) or json")
+	registerOutput(cmd, &output, formatText, "the secret alone on stdout")
 	sf.register(f)
 	return cmd
 }
 
 func newTokenListCmd() *cobra.Command {
 	var (
-		output string
+		output outputFlag
 		sf     storeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (never their secrets)",
-		Args:  cobra.NoArgs,
+		Example: `  aspm token list
+  aspm token list --store clickhouse --clickhouse-addr ch:9000 -o yaml
+
+  # Tokens that expire within a week
+  aspm token list -o json | jq '.[] | select(.expires_at != null) | {id, name, expires_at}'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("%w: -o %q: want text or json", errUsage, output)
-			}
 			st, err := sf.open(cmd.Context())
 			if err != nil {
 				return err
@@ -124,29 +127,26 @@ func newTokenListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if toks == nil {
-					toks = []auth.Token{}
-				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(toks)
+			if toks == nil {
+				toks = []auth.Token{}
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tBINDING\tCREATED\tSTATUS")
-			now := time.Now()
-			for _, t := range toks {
-				status := "active"
-				if err := t.Usable(now); err != nil {
-					status = map[bool]string{true: "revoked", false: "expired"}[t.RevokedAt != nil]
+			return output.write(cmd.OutOrStdout(), toks, func(w io.Writer) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tBINDING\tCREATED\tSTATUS")
+				now := time.Now()
+				for _, t := range toks {
+					status := "active"
+					if err := t.Usable(now); err != nil {
+						status = map[bool]string{true: "revoked", false: "expired"}[t.RevokedAt != nil]
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, joinScopes(t.Scopes), binding(t),
+						t.CreatedAt.Format(time.DateOnly), status)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, joinScopes(t.Scopes), binding(t),
-					t.CreatedAt.Format(time.DateOnly), status)
-			}
-			return tw.Flush()
+				return tw.Flush()
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	registerOutput(cmd, &output, formatTable, "one line per token")
 	sf.register(cmd.Flags())
 	return cmd
 }
@@ -154,10 +154,11 @@ func newTokenListCmd() *cobra.Command {
 func newTokenRevokeCmd() *cobra.Command {
 	var sf storeFlags
 	cmd := &cobra.Command{
-		Use:     "revoke ID",
-		Short:   "Revoke a token: requests with it get 401 from now on",
-		Example: `  aspm token revoke tok_3f9a0c1b2d4e`,
-		Args:    cobra.ExactArgs(1),
+		Use:               "revoke ID",
+		Short:             "Revoke a token: requests with it get 401 from now on",
+		Example:           `  aspm token revoke tok_3f9a0c1b2d4e`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: storeIDs(&sf, tokenIDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := sf.open(cmd.Context())
 			if err != nil {

@@ -32,7 +32,8 @@ type trustFlags struct {
 	roots, keys, insecure svcmain.List
 	rawPayloadKeys        svcmain.List
 	identity, issuer      string
-	policies, env, output string
+	policies, env         string
+	output                outputFlag
 	minLevel              int
 	denyGaps              svcmain.List
 	tuf                   bool
@@ -74,7 +75,7 @@ a valid VSA meeting them a condition of success.
 
 Exit codes: 0 when evaluated (and the gate, if any, is met); 1 when --min-level or --deny-gaps
 is not met, a required VSA is missing or invalid, or the evidence cannot be read; 2 when the
-command line is wrong.`,
+command line is wrong; 3 when the registry cannot be reached.`,
 		Example: `  # A provenance bundle from the Sigstore public-good instance
   aspm verify --bundle provenance.sigstore.json --digest sha256:2892146b…
 
@@ -104,6 +105,7 @@ command line is wrong.`,
 	fl.StringVar(&f.artifact, "artifact", "", "artifact file the evidence must be about (its sha256 is used)")
 	f.trustFlags.register(fl)
 	f.vsa.register(fl)
+	registerOutput(cmd, &f.output, formatText, "the evidence, level, risk and gaps")
 	return cmd
 }
 
@@ -116,7 +118,6 @@ func (f *trustFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.issuer, "issuer", "", "OIDC issuer the signer's certificate must name (with --identity)")
 	fl.StringVar(&f.policies, "policies", "", "policy directory or OPA bundle (default: built-in policies)")
 	fl.StringVar(&f.env, "env", "prod", "deployment environment whose requirements apply")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fl.IntVar(&f.minLevel, "min-level", 0, "fail (exit 1) below this SLSA build level")
 	fl.Var(&f.denyGaps, "deny-gaps", "fail (exit 1) when any of these gap codes is present (comma-separated)")
 	fl.Var(&f.insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
@@ -135,8 +136,6 @@ func (f *trustFlags) check() error {
 	switch {
 	case (f.identity == "") != (f.issuer == ""):
 		return usagef("--identity and --issuer go together (e.g. --issuer https://token.actions.githubusercontent.com --identity '^https://github.com/org/')")
-	case f.output != "text" && f.output != "json":
-		return usagef("-o %q: want text or json", f.output)
 	case f.minLevel < 0 || f.minLevel > 3:
 		return usagef("--min-level %d: want 0 to 3", f.minLevel)
 	}
@@ -375,16 +374,17 @@ func runVerify(ctx context.Context, stdout, stderr io.Writer, image string, f ve
 			return err
 		}
 	}
-	switch {
-	case f.output == "json" && vsas != nil:
-		err = writeVSAJSON(stdout, out, vsas)
-	case f.output == "json":
-		err = verdict.WriteJSON(stdout, out)
-	default:
-		if err = verdict.WriteText(stdout, out); err == nil && (len(vsas) > 0 || f.vsa.require) {
-			err = writeVSAText(stdout, vsas)
-		}
+	// With VSAs looked for, the JSON and YAML hold them next to the verdict's fields.
+	var data any = out
+	if vsas != nil {
+		data = withVSAs{Verdict: out, VSAs: vsas}
 	}
+	err = f.output.write(stdout, data, func(w io.Writer) error {
+		if err := verdict.WriteText(w, out); err != nil || (len(vsas) == 0 && !f.vsa.require) {
+			return err
+		}
+		return writeVSAText(w, vsas)
+	})
 	if err != nil {
 		return err
 	}

@@ -169,7 +169,7 @@ func TestVerifyUsage(t *testing.T) {
 		{[]string{"verify", "--bundle", bundle, "--digest", "sha256:ab", "--artifact", bundle}, "give one"},
 		{[]string{"verify", "--bundle", bundle, "--identity", "x"}, "--issuer"},
 		{[]string{"verify", "--bundle", bundle, "--digest", "md5:abc"}, "--digest"},
-		{[]string{"verify", "--bundle", bundle, "-o", "yaml"}, "text or json"},
+		{[]string{"verify", "--bundle", bundle, "-o", "xml"}, "want table, text, json, yaml"},
 		{[]string{"verify", "--bundle", "/nonexistent.json"}, "--bundle"},
 		{[]string{"verify", "--bundle", bundle, "--trusted-root", "/nonexistent.json"}, "--trusted-root"},
 		{[]string{"verify", "--bundle", bundle, "--min-level", "4"}, "0 to 3"},

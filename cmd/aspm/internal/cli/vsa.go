@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -203,10 +202,4 @@ func writeVSAText(w io.Writer, rs []vsaReport) error {
 type withVSAs struct {
 	verdict.Verdict
 	VSAs []vsaReport `json:"vsas"`
-}
-
-func writeVSAJSON(w io.Writer, v verdict.Verdict, rs []vsaReport) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(withVSAs{Verdict: v, VSAs: rs})
 }

@@ -124,7 +124,7 @@ func (a *API) createException(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.Log.Info("exception created", "id", c.Exception.ID, "org", c.Exception.Org, "code", c.Exception.Code,
+	a.logger(r).Info("exception created", "id", c.Exception.ID, "org", c.Exception.Org, "code", c.Exception.Code,
 		"by", tok.ID, "expires_at", exp)
 	writeJSON(w, http.StatusCreated, ExceptionView{Exception: c.Exception, State: c.Exception.State(now),
 		History: []store.ExceptionChange{c}})
@@ -292,7 +292,7 @@ func (a *API) changeException(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.Log.Info("exception "+c.Action, "id", e.ID, "org", e.Org, "by", tok.ID)
+	a.logger(r).Info("exception "+c.Action, "id", e.ID, "org", e.Org, "by", tok.ID)
 	writeJSON(w, http.StatusOK, ExceptionView{Exception: c.Exception, State: c.Exception.State(now)})
 }
 

@@ -150,9 +150,13 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, message = http.StatusBadRequest, CodeInvalid, err.Error()
 	}
 	if status >= 500 {
-		a.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		a.logger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+	body := map[string]string{"code": code, "message": message}
+	if id := RequestID(r.Context()); id != "" {
+		body["request_id"] = id
+	}
+	writeJSON(w, status, map[string]any{"error": body})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -63,7 +63,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.Log.Info("token created", "id", tok.ID, "by", admin.ID, "org", tok.Org, "scopes", tok.Scopes)
+	a.logger(r).Info("token created", "id", tok.ID, "by", admin.ID, "org", tok.Org, "scopes", tok.Scopes)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": secret, "record": tok,
 		"note": "the token is shown once; store it now"})
 }
@@ -134,7 +134,7 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request) {
 				a.writeError(w, r, err)
 				return
 			}
-			a.Log.Info("token revoked", "id", t.ID, "by", admin.ID)
+			a.logger(r).Info("token revoked", "id", t.ID, "by", admin.ID)
 		}
 		writeJSON(w, http.StatusOK, t)
 		return
