@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -69,6 +70,10 @@ type Bus struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	replicas int
+	// buckets and stores hold the handles of the buckets and object stores opened (see
+	// bucket), by name.
+	buckets sync.Map // string → jetstream.KeyValue
+	stores  sync.Map // string → jetstream.ObjectStore
 }
 
 // Connect connects to NATS; it keeps reconnecting for ever once connected.

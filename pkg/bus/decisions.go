@@ -30,7 +30,7 @@ func decisionKey(d evidence.Digest, env string) string { return digestKey(d) + "
 // LastDecision returns the last decision for d in env and its revision; found is false when
 // there is none.
 func (b *Bus) LastDecision(ctx context.Context, d evidence.Digest, env string) (dec Decision, revision uint64, found bool, err error) {
-	kv, err := b.js.KeyValue(ctx, BucketDecisions)
+	kv, err := b.bucket(ctx, BucketDecisions)
 	if err != nil {
 		return dec, 0, false, fmt.Errorf("opening bucket %s: %w", BucketDecisions, err)
 	}
@@ -50,7 +50,7 @@ func (b *Bus) LastDecision(ctx context.Context, d evidence.Digest, env string) (
 // PutDecision records dec for d in env if the stored decision is still at revision (0: none
 // stored); otherwise it fails with ErrConflict.
 func (b *Bus) PutDecision(ctx context.Context, d evidence.Digest, env string, dec Decision, revision uint64) error {
-	kv, err := b.js.KeyValue(ctx, BucketDecisions)
+	kv, err := b.bucket(ctx, BucketDecisions)
 	if err != nil {
 		return fmt.Errorf("opening bucket %s: %w", BucketDecisions, err)
 	}

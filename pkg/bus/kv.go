@@ -16,7 +16,7 @@ func digestKey(d evidence.Digest) string { return d.Algorithm() + "_" + d.Hex() 
 
 // PutEvidence stores a as the latest evidence set of its artifact.
 func (b *Bus) PutEvidence(ctx context.Context, a evidence.ArtifactEvidence) error {
-	kv, err := b.js.KeyValue(ctx, BucketEvidence)
+	kv, err := b.bucket(ctx, BucketEvidence)
 	if err != nil {
 		return fmt.Errorf("opening bucket %s: %w", BucketEvidence, err)
 	}
@@ -33,7 +33,7 @@ func (b *Bus) PutEvidence(ctx context.Context, a evidence.ArtifactEvidence) erro
 // PutDeployment records d under its artifact's digest; a later observation of the same
 // deployment key replaces the earlier one.
 func (b *Bus) PutDeployment(ctx context.Context, d evidence.Deployment) error {
-	kv, err := b.js.KeyValue(ctx, BucketDeploy)
+	kv, err := b.bucket(ctx, BucketDeploy)
 	if err != nil {
 		return fmt.Errorf("opening bucket %s: %w", BucketDeploy, err)
 	}
@@ -58,7 +58,7 @@ func (b *Bus) PutDeployment(ctx context.Context, d evidence.Deployment) error {
 
 // Deployments returns every recorded deployment of the artifact with digest d.
 func (b *Bus) Deployments(ctx context.Context, d evidence.Digest) ([]evidence.Deployment, error) {
-	kv, err := b.js.KeyValue(ctx, BucketDeploy)
+	kv, err := b.bucket(ctx, BucketDeploy)
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", BucketDeploy, err)
 	}
@@ -92,7 +92,7 @@ func (b *Bus) Deployments(ctx context.Context, d evidence.Digest) ([]evidence.De
 // Evidence returns the latest evidence set stored for the artifact with digest d; found is
 // false when none is.
 func (b *Bus) Evidence(ctx context.Context, d evidence.Digest) (a evidence.ArtifactEvidence, found bool, err error) {
-	kv, err := b.js.KeyValue(ctx, BucketEvidence)
+	kv, err := b.bucket(ctx, BucketEvidence)
 	if err != nil {
 		return a, false, fmt.Errorf("opening bucket %s: %w", BucketEvidence, err)
 	}
@@ -111,7 +111,7 @@ func (b *Bus) Evidence(ctx context.Context, d evidence.Digest) (a evidence.Artif
 
 // EachEvidence calls fn with every stored evidence set, stopping at the first error.
 func (b *Bus) EachEvidence(ctx context.Context, fn func(evidence.ArtifactEvidence) error) error {
-	kv, err := b.js.KeyValue(ctx, BucketEvidence)
+	kv, err := b.bucket(ctx, BucketEvidence)
 	if err != nil {
 		return fmt.Errorf("opening bucket %s: %w", BucketEvidence, err)
 	}

@@ -23,7 +23,7 @@ const MaxEventSize = 768 << 10
 const MaxDocumentSize = 256 << 20
 
 func (b *Bus) objects(ctx context.Context) (jetstream.ObjectStore, error) {
-	os, err := b.js.ObjectStore(ctx, ObjectStoreSBOMs)
+	os, err := b.objectStore(ctx, ObjectStoreSBOMs)
 	if err != nil {
 		return nil, fmt.Errorf("opening object store %s: %w", ObjectStoreSBOMs, err)
 	}

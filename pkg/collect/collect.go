@@ -60,6 +60,19 @@ type EnvelopeTrust struct {
 	Keys           []verify.TrustedKey
 	RawPayloadKeys []string
 	Roots          []verify.NamedRoot
+	// version is set by Versioned.
+	version string
+}
+
+// Versioned returns t with its version (what a Cache keys on) computed once, for a process
+// that makes many Collectors with the same trust; New computes it otherwise, for each.
+func (t EnvelopeTrust) Versioned() EnvelopeTrust {
+	t.version = t.computeVersion()
+	return t
+}
+
+func (t EnvelopeTrust) computeVersion() string {
+	return verify.TrustVersion(t.Roots, t.Keys) + "/" + strings.Join(t.RawPayloadKeys, ",")
 }
 
 // Attestations is GitHub's attestations API.
@@ -81,6 +94,10 @@ type Collector struct {
 	gh     Attestations
 	ghOrgs []string
 	now    func() time.Time
+	// cache keeps documents' evidence (WithCache); trust versions the material it was
+	// verified with.
+	cache *Cache
+	trust string
 }
 
 // Option configures a Collector.
@@ -101,6 +118,7 @@ func New(reg Registry, ver Verifier, env EnvelopeTrust, opts ...Option) *Collect
 	for _, o := range opts {
 		o(c)
 	}
+	c.trust = trustVersion(ver, env, c.cache != nil)
 	return c
 }
 
@@ -207,9 +225,30 @@ func isCosignSigned(a oci.Attachment) bool {
 	return a.Source == oci.SourceCosignTag && (a.ArtifactType == "sig" || a.ArtifactType == "att")
 }
 
-// layer turns one attached blob into evidence. Only a failure to reach the registry is an
-// error; a missing or oversized blob is recorded on the evidence.
+// Reasons recorded on evidence for failures that may pass (see transient).
+const (
+	blobMissing   = "blob missing from the registry: "
+	sbomNotStored = "storing SBOM "
+)
+
+// layer turns one attached blob into evidence, or takes it from the cache. Only a failure to
+// reach the registry is an error; a missing or oversized blob is recorded on the evidence.
 func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, targets about, a oci.Attachment, i int, l oci.Layer, opts verify.Options) (evidence.Evidence, error) {
+	key, cacheable := c.cacheKey(targets, a, l, opts)
+	if cacheable {
+		if ev, ok := c.cache.lru.Get(key); ok {
+			return ev, nil
+		}
+	}
+	ev, err := c.readLayer(ctx, img, targets, a, i, l, opts)
+	if err == nil && cacheable && !transient(ev) {
+		c.cache.lru.Add(key, ev)
+	}
+	return ev, err
+}
+
+// readLayer downloads one attached blob and turns it into evidence.
+func (c *Collector) readLayer(ctx context.Context, img evidence.ImageRef, targets about, a oci.Attachment, i int, l oci.Layer, opts verify.Options) (evidence.Evidence, error) {
 	ev := evidence.Evidence{ID: l.Digest, MediaType: l.MediaType, Source: a.Source, Kind: evidence.KindUnknown}
 	pt := a.Annotations["dev.sigstore.bundle.predicateType"]
 	if pt == "" {
@@ -233,7 +272,7 @@ func (c *Collector) layer(ctx context.Context, img evidence.ImageRef, targets ab
 		ev.Malformed = err.Error()
 		return ev, nil
 	case err != nil && oci.IsNotFound(err):
-		ev.Malformed = fmt.Sprintf("blob %s of attachment %s is missing from the registry", l.Digest, a.Digest)
+		ev.Malformed = fmt.Sprintf("%sblob %s of attachment %s", blobMissing, l.Digest, a.Digest)
 		return ev, nil
 	case err != nil:
 		return ev, fmt.Errorf("collecting evidence for %s: %w", img, err)

@@ -104,7 +104,7 @@ func (c *Collector) parseSBOM(ctx context.Context, ev *evidence.Evidence, data [
 	ref := digestOf(data)
 	if err := c.docs.PutDocument(ctx, ref, data); err != nil {
 		// The summary still counts; the raw document is what is missing.
-		ev.Malformed = fmt.Sprintf("storing SBOM %s: %v", ref, err)
+		ev.Malformed = fmt.Sprintf("%s%s: %v", sbomNotStored, ref, err)
 		return
 	}
 	ev.SBOM.Ref = string(ref)

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
 )
@@ -128,6 +129,9 @@ type Client struct {
 	mu     sync.Mutex
 	puller *remote.Puller
 	pusher *remote.Pusher
+	// pullers holds, for the requests go-containerregistry has no call for (the referrers API),
+	// each repository's authenticated transport by pull scope; emptied with the puller.
+	pullers map[string]http.RoundTripper
 }
 
 // New returns a Client.
@@ -165,6 +169,7 @@ func (c *Client) reuse() (*remote.Puller, *remote.Pusher) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.guard.failed.Swap(false) {
+		clear(c.pullers)
 		if p, err := remote.NewPuller(c.base...); err == nil {
 			c.puller = p
 		}
@@ -322,3 +327,40 @@ func (c *Client) Blob(ctx context.Context, repo string, l Layer) ([]byte, error)
 	}
 	return b, nil
 }
+
+// pullTransport returns an authenticated transport for pulling from repo, made once per
+// repository (pinging the registry and fetching a token take one or two round trips each, and
+// for a registry marked insecure a failed TLS handshake first) and made again after a request
+// failed (see reuse). Bearer tokens that expire are renewed by the transport on a 401.
+func (c *Client) pullTransport(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	c.reuse()
+	scope := repo.Scope(transport.PullScope)
+	c.mu.Lock()
+	rt, ok := c.pullers[scope]
+	c.mu.Unlock()
+	if ok {
+		return rt, nil
+	}
+	auth, err := c.cfg.Keychain.Resolve(repo)
+	if err != nil {
+		return nil, fmt.Errorf("resolving credentials: %w", err)
+	}
+	rt, err = transport.NewWithContext(ctx, repo.Registry, auth, c.transport, []string{scope})
+	if err != nil {
+		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pullers == nil {
+		c.pullers = map[string]http.RoundTripper{}
+	}
+	if len(c.pullers) >= maxCachedTransports {
+		clear(c.pullers)
+	}
+	c.pullers[scope] = rt
+	return rt, nil
+}
+
+// maxCachedTransports bounds Client.pullers: a crawl of a registry with more repositories than
+// this starts over rather than growing without end.
+const maxCachedTransports = 1024

@@ -56,13 +56,9 @@ func (c *Client) referrerDescriptors(ctx context.Context, repo name.Repository, 
 
 // referrersAPI lists referrers through the referrers API; none when the registry lacks it.
 func (c *Client) referrersAPI(ctx context.Context, repo name.Repository, d evidence.Digest, artifactType string) ([]v1.Descriptor, error) {
-	auth, err := c.cfg.Keychain.Resolve(repo)
+	rt, err := c.pullTransport(ctx, repo)
 	if err != nil {
-		return nil, fmt.Errorf("resolving credentials: %w", err)
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, c.transport, []string{repo.Scope(transport.PullScope)})
-	if err != nil {
-		return nil, fmt.Errorf("authenticating to %s: %w", repo.RegistryStr(), err)
+		return nil, err
 	}
 	client := &http.Client{Transport: rt}
 	u := &url.URL{

@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,38 @@ type guard struct {
 
 	mu    sync.Mutex
 	hosts map[string]*hostLimit
+	// plain records when each insecure host was last seen answering TLS with plain HTTP.
+	plain map[string]time.Time
+}
+
+// errPlainHTTP fails an HTTPS request to an insecure registry that speaks plain HTTP.
+var errPlainHTTP = errors.New("the registry answers plain HTTP, not TLS")
+
+// plainMemory is how long an insecure registry seen answering plain HTTP is believed to: its
+// HTTPS requests (go-containerregistry's pings) fail at once instead of costing a TLS
+// handshake each.
+const plainMemory = 10 * time.Minute
+
+// answeredPlain reports whether err says the server answered a TLS handshake in plain HTTP.
+func answeredPlain(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh)
+}
+
+func (g *guard) speaksPlain(host string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t, ok := g.plain[host]
+	return ok && time.Since(t) < plainMemory
+}
+
+func (g *guard) sawPlain(host string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.plain == nil {
+		g.plain = map[string]time.Time{}
+	}
+	g.plain[host] = time.Now()
 }
 
 type hostLimit struct {
@@ -76,6 +109,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err := g.checkRedirect(req); err != nil {
 		return nil, err
 	}
+	if req.URL.Scheme == "https" && g.insecure[host] && g.speaksPlain(host) {
+		return nil, fmt.Errorf("%s: %w", host, errPlainHTTP)
+	}
 	h := g.limit(host)
 	ctx := req.Context()
 	select {
@@ -96,6 +132,14 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		req = req.WithContext(tctx)
 	}
 	resp, err := g.base.RoundTrip(req)
+	if err != nil && req.URL.Scheme == "https" && g.insecure[host] && answeredPlain(err) {
+		// go-containerregistry pings a registry marked insecure over HTTPS and HTTP at once,
+		// for every repository; this one speaks plain HTTP, which is no failure of the registry.
+		g.sawPlain(host)
+		cancel()
+		<-h.sem
+		return nil, fmt.Errorf("%s: %w", host, errPlainHTTP)
+	}
 	if err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
 		g.failed.Store(true)
 	}

@@ -84,6 +84,8 @@ type Verifier struct {
 	keys  []keyVerifiers
 	// all is every root's material, for the timestamps and log entries of keyed bundles.
 	all root.TrustedMaterialCollection
+	// version is TrustVersion(roots, keys).
+	version string
 }
 
 // rootVerifiers holds the sigstore-go verifiers for one root, built once: with and without
@@ -105,7 +107,7 @@ func New(roots []NamedRoot, keys []TrustedKey) (*Verifier, error) {
 	if len(roots) == 0 && len(keys) == 0 {
 		return nil, ErrNoTrustedMaterial
 	}
-	v := &Verifier{}
+	v := &Verifier{version: TrustVersion(roots, keys)}
 	seen := map[string]bool{}
 	for _, r := range roots {
 		if seen[r.Name] {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aspmhq/aspm/pkg/collect"
 	"github.com/aspmhq/aspm/pkg/svcmain"
 )
 
@@ -23,6 +24,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) (finish func() error) {
 	fs.Var(&insecure, "insecure-registry", "registry host reached over plain HTTP (repeatable)")
 	fs.Int64Var(&c.Registry.MaxBlobSize, "max-blob-size", 32<<20, "largest blob read, in bytes")
 	fs.IntVar(&c.Workers, "workers", 4, "messages handled at once")
+	fs.IntVar(&c.EvidenceCache, "evidence-cache", collect.DefaultCacheSize, "attached documents whose verified evidence is kept in memory, so rescans neither download nor verify them again (-1 disables)")
 	fs.DurationVar(&c.RescanInterval, "rescan-interval", 6*time.Hour, "re-collect deployed artifacts' evidence this often (0 disables)")
 	fs.Var(&crawl, "crawl", "REGISTRY[/REPO][:TAG] to crawl on a schedule (repeatable)")
 	fs.DurationVar(&c.CrawlInterval, "crawl-interval", 24*time.Hour, "how often to crawl")

@@ -48,6 +48,10 @@ type Config struct {
 	// the same artifact instead of asking the registry again; default 1 minute. Rescans
 	// always ask the registry.
 	Fresh time.Duration
+	// EvidenceCache is how many attached documents' verified evidence is kept in memory, so
+	// that rescans and redeployments neither download nor verify nor parse them again (see
+	// collect.Cache); 0 means collect.DefaultCacheSize, a negative number disables it.
+	EvidenceCache int
 	// RescanInterval re-collects the evidence of every deployed artifact that is older than
 	// it (evidence often appears after deployment); 0 disables; default 6h.
 	RescanInterval time.Duration
@@ -186,7 +190,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 			return nil, err
 		}
 	}
-	s := &Service{cfg: cfg, log: log, reg: reg, ver: ver, env: env, gh: gh, trust: trust, registry: prometheus.NewRegistry()}
+	s := &Service{cfg: cfg, log: log, reg: reg, ver: ver, env: env.Versioned(), gh: gh, trust: trust, registry: prometheus.NewRegistry()}
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aspm_ingest_messages_total", Help: "Messages handled, by subject and outcome (ok, retry, dead).",
@@ -234,6 +238,9 @@ func (s *Service) Run(ctx context.Context) error {
 	s.queue.Bind(b)
 	// SBOMs go to the object store (see collect in stages.go); evidence events carry their
 	// references.
+	if cache := collect.NewCache(s.cfg.EvidenceCache); cache != nil {
+		s.collectOpts = append(s.collectOpts, collect.WithCache(cache))
+	}
 	if s.gh != nil {
 		s.collectOpts = append(s.collectOpts, collect.WithGitHub(s.gh, s.cfg.GitHubOrgs...))
 	}

@@ -57,6 +57,14 @@ type timedVerifier struct {
 	t *stageTimes
 }
 
+// Version is the wrapped verifier's, so that evidence it verified can be cached.
+func (v timedVerifier) Version() string {
+	if x, ok := v.Verifier.(interface{ Version() string }); ok {
+		return x.Version()
+	}
+	return ""
+}
+
 func (v timedVerifier) Verify(b *bundle.Bundle, opts verify.Options) (verify.Result, error) {
 	defer since(&v.t.verify, time.Now())
 	return v.Verifier.Verify(b, opts)

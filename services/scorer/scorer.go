@@ -45,6 +45,9 @@ type Config struct {
 	VSA VSAConfig
 	// Workers is how many messages are scored at once, as replicas would; default 1.
 	Workers int
+	// WriteBatch is how many evaluations of concurrent workers are written to the store at
+	// once at most (store.GroupCommit); default store.DefaultGroupCommit.
+	WriteBatch int
 	// MinBackoff and MaxBackoff bound the delay before a message that failed (the store is
 	// down, say) is retried; it doubles with each attempt, jittered; default 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -157,7 +160,9 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry()}
+	// The workers' evaluations and gap events go to the store in batches: one round trip (one
+	// ClickHouse insert per table, one SQLite transaction) for many messages.
+	s := &Service{cfg: cfg, store: store.NewGroupCommit(deps.Store, cfg.WriteBatch), log: log, registry: prometheus.NewRegistry()}
 	s.policy.Store(deps.Policy)
 	s.metrics = metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -39,22 +40,22 @@ const (
 	insertHead = `INSERT INTO scores_latest (digest, environment, evaluation_id, evaluated_ns, repository, org, team,
 		level, risk, verified_provenance, gap_codes, gap_severities, gap_messages, gap_rules, version)`
 
-	// selectHeads reads the current score of each environment of a digest: the row with the
-	// greatest version.
-	selectHeads = `SELECT environment,
+	// selectHeads reads the current score of each environment of some digests: the row with
+	// the greatest version.
+	selectHeads = `SELECT digest, environment,
 		argMax(evaluation_id, version), argMax(evaluated_ns, version), argMax(repository, version),
 		argMax(org, version), argMax(team, version), argMax(level, version), argMax(risk, version),
 		argMax(verified_provenance, version), argMax(gap_codes, version), argMax(gap_severities, version),
 		argMax(gap_messages, version), argMax(gap_rules, version), max(version)
-		FROM scores_latest WHERE digest = ? GROUP BY environment`
+		FROM scores_latest WHERE digest IN ? GROUP BY digest, environment`
 
-	// selectStoredDeployments reads the newest stored row of each deployment key of a digest,
-	// and the earliest first_seen of any of its rows.
-	selectStoredDeployments = `SELECT deployment_key,
+	// selectStoredDeployments reads the newest stored row of each deployment key of some
+	// digests, and the earliest first_seen of any of its rows.
+	selectStoredDeployments = `SELECT digest, deployment_key,
 		argMax(repository, version), argMax(org, version), argMax(team, version),
 		argMax(environment, version), argMax(cluster, version), argMax(namespace, version),
 		argMax(workload, version), min(first_seen), max(version), argMax(ended_ns, version)
-		FROM deployments WHERE digest = ? GROUP BY deployment_key`
+		FROM deployments WHERE digest IN ? GROUP BY digest, deployment_key`
 )
 
 // WriteEvaluation stores ev: the components of the SBOM documents not stored yet (then the rows
@@ -66,53 +67,105 @@ const (
 // again. It returns an error wrapping evidence.ErrInvalid when ev is invalid or holds a time
 // before 1970 or after 2105, and writes nothing then.
 func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) error {
-	if err := ev.Validate(); err != nil {
-		return fmt.Errorf("writing evaluation: %w", err)
+	return s.WriteEvaluations(ctx, []store.Evaluation{ev})
+}
+
+// WriteEvaluations stores evs as WriteEvaluation stores each, with one insert per table for
+// all of them: ClickHouse makes a part for every insert, which costs far more than its rows.
+// Evaluations of the same artifact are written one after the other, in order. When one is
+// invalid, nothing is written.
+func (s *Store) WriteEvaluations(ctx context.Context, evs []store.Evaluation) error {
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			return fmt.Errorf("writing evaluation: %w", err)
+		}
 	}
-	img := ev.Evidence.Image
-	if err := s.writeComponents(ctx, ev.Components); err != nil {
-		return fmt.Errorf("writing components of %s: %w", img, err)
+	for len(evs) > 0 {
+		// A round holds each artifact once: its current scores and deployments are merged with
+		// what is stored before the round.
+		var round, later []store.Evaluation
+		seen := map[evidence.Digest]bool{}
+		for _, ev := range evs {
+			if d := ev.Evidence.Image.Digest; seen[d] {
+				later = append(later, ev)
+			} else {
+				seen[d] = true
+				round = append(round, ev)
+			}
+		}
+		if err := s.writeRound(ctx, round); err != nil {
+			return err
+		}
+		evs = later
 	}
-	evRows, err := evidenceRows(ev.Evidence)
+	return nil
+}
+
+// writeRound writes evaluations of distinct artifacts.
+func (s *Store) writeRound(ctx context.Context, evs []store.Evaluation) error {
+	what := "evaluations of " + strconv.Itoa(len(evs)) + " artifacts"
+	if len(evs) == 1 {
+		what = evs[0].Evidence.Image.String()
+	}
+	var ds []evidence.Digest
+	for _, ev := range evs {
+		ds = append(ds, ev.Evidence.Image.Digest)
+	}
+	storedDeps, err := s.storedDeployments(ctx, ds)
 	if err != nil {
-		return fmt.Errorf("writing evaluation of %s: %w", img, err)
+		return fmt.Errorf("writing deployments of %s: %w", what, err)
 	}
-	if err := s.insert(ctx, insertEvidence, evRows); err != nil {
-		return fmt.Errorf("writing evidence of %s: %w", img, err)
-	}
-	if err := s.insert(ctx, insertArtifactDocument, artifactDocumentRows(ev.Evidence)); err != nil {
-		return fmt.Errorf("writing documents of %s: %w", img, err)
-	}
-	if err := s.insert(ctx, insertArtifact, [][]any{artifactRow(ev.Evidence)}); err != nil {
-		return fmt.Errorf("writing artifact %s: %w", img, err)
-	}
-	depRows, err := s.deploymentRows(ctx, img.Digest, ev.Deployments)
+	storedHeads, err := s.storedHeads(ctx, ds)
 	if err != nil {
-		return fmt.Errorf("writing deployments of %s: %w", img, err)
+		return fmt.Errorf("writing current scores of %s: %w", what, err)
 	}
-	if err := s.insert(ctx, insertDeployment, depRows); err != nil {
-		return fmt.Errorf("writing deployments of %s: %w", img, err)
-	}
-	scoreRows, err := scoreRows(ev.Scores)
-	if err != nil {
-		return fmt.Errorf("writing evaluation of %s: %w", img, err)
-	}
-	if err := s.insert(ctx, insertScore, scoreRows); err != nil {
-		return fmt.Errorf("writing scores of %s: %w", img, err)
-	}
-	headRows, err := s.headRows(ctx, img.Digest, ev.Scores)
-	if err != nil {
-		return fmt.Errorf("writing current scores of %s: %w", img, err)
-	}
-	if err := s.insert(ctx, insertHead, headRows); err != nil {
-		return fmt.Errorf("writing current scores of %s: %w", img, err)
-	}
-	// Always, even when nothing changed: a write interrupted before its refresh is repaired by
-	// its re-delivery.
-	if len(ev.Deployments) > 0 || len(ev.Scores) > 0 {
-		if err := s.refresh(ctx, []evidence.Digest{img.Digest}); err != nil {
+	var comps []store.Component
+	var evRows, docRows, artRows, depRows, scRows, headRows [][]any
+	var refresh []evidence.Digest
+	for _, ev := range evs {
+		img := ev.Evidence.Image
+		comps = append(comps, ev.Components...)
+		rows, err := evidenceRows(ev.Evidence)
+		if err != nil {
 			return fmt.Errorf("writing evaluation of %s: %w", img, err)
 		}
+		evRows = append(evRows, rows...)
+		docRows = append(docRows, artifactDocumentRows(ev.Evidence)...)
+		artRows = append(artRows, artifactRow(ev.Evidence))
+		depRows = append(depRows, deploymentRows(img.Digest, ev.Deployments, storedDeps[string(img.Digest)])...)
+		scores, err := scoreRows(ev.Scores)
+		if err != nil {
+			return fmt.Errorf("writing evaluation of %s: %w", img, err)
+		}
+		scRows = append(scRows, scores...)
+		headRows = append(headRows, headRowsOf(img.Digest, ev.Scores, storedHeads[string(img.Digest)])...)
+		// Always, even when nothing changed: a write interrupted before its refresh is
+		// repaired by its re-delivery.
+		if len(ev.Deployments) > 0 || len(ev.Scores) > 0 {
+			refresh = append(refresh, img.Digest)
+		}
+	}
+	if err := s.writeComponents(ctx, comps); err != nil {
+		return fmt.Errorf("writing components of %s: %w", what, err)
+	}
+	for _, step := range []struct {
+		what  string
+		query string
+		rows  [][]any
+	}{
+		{"evidence", insertEvidence, evRows},
+		{"documents", insertArtifactDocument, docRows},
+		{"artifact rows", insertArtifact, artRows},
+		{"deployments", insertDeployment, depRows},
+		{"scores", insertScore, scRows},
+		{"current scores", insertHead, headRows},
+	} {
+		if err := s.insert(ctx, step.query, step.rows); err != nil {
+			return fmt.Errorf("writing %s of %s: %w", step.what, what, err)
+		}
+	}
+	if err := s.refresh(ctx, refresh); err != nil {
+		return fmt.Errorf("writing evaluation of %s: %w", what, err)
 	}
 	return nil
 }
@@ -242,12 +295,12 @@ func (h head) values(d evidence.Digest) []any {
 		h.verified, h.codes, h.severities, h.messages, h.rules, h.version}
 }
 
-// headRows returns the scores_latest rows that scores change: per environment, the newest of
+// headRowsOf returns the scores_latest rows that scores change: per environment, the newest of
 // scores (the last of equals) when it is newer than the stored current score, or the same
 // evaluation changed. Each row's version is greater than the stored row's, so it wins.
-func (s *Store) headRows(ctx context.Context, d evidence.Digest, scores []evidence.Score) ([][]any, error) {
+func headRowsOf(d evidence.Digest, scores []evidence.Score, stored map[string]head) [][]any {
 	if len(scores) == 0 {
-		return nil, nil
+		return nil
 	}
 	latest := map[string]head{}
 	var order []string
@@ -261,10 +314,6 @@ func (s *Store) headRows(ctx context.Context, d evidence.Digest, scores []eviden
 			latest[h.environment] = h
 		}
 	}
-	stored, err := s.storedHeads(ctx, d)
-	if err != nil {
-		return nil, err
-	}
 	var rows [][]any
 	for _, env := range order {
 		h := latest[env]
@@ -277,24 +326,29 @@ func (s *Store) headRows(ctx context.Context, d evidence.Digest, scores []eviden
 		}
 		rows = append(rows, h.values(d))
 	}
-	return rows, nil
+	return rows
 }
 
-// storedHeads returns the current score of each environment of d, by environment.
-func (s *Store) storedHeads(ctx context.Context, d evidence.Digest) (map[string]head, error) {
-	rows, err := s.conn.Query(ctx, selectHeads, string(d))
+// storedHeads returns the current score of each environment of each of ds, by digest and
+// environment.
+func (s *Store) storedHeads(ctx context.Context, ds []evidence.Digest) (map[string]map[string]head, error) {
+	rows, err := s.conn.Query(ctx, selectHeads, digestSet(ds))
 	if err != nil {
 		return nil, fmt.Errorf("reading current scores: %w", err)
 	}
 	defer rows.Close()
-	stored := map[string]head{}
+	stored := map[string]map[string]head{}
 	for rows.Next() {
+		var d string
 		var h head
-		if err := rows.Scan(&h.environment, &h.evaluationID, &h.evaluatedNs, &h.repository, &h.org, &h.team, &h.level,
+		if err := rows.Scan(&d, &h.environment, &h.evaluationID, &h.evaluatedNs, &h.repository, &h.org, &h.team, &h.level,
 			&h.risk, &h.verified, &h.codes, &h.severities, &h.messages, &h.rules, &h.version); err != nil {
 			return nil, fmt.Errorf("reading current scores: %w", err)
 		}
-		stored[h.environment] = h
+		if stored[d] == nil {
+			stored[d] = map[string]head{}
+		}
+		stored[d][h.environment] = h
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading current scores: %w", err)
@@ -371,13 +425,9 @@ func endedNs(dep evidence.Deployment) uint64 {
 // deploymentRows merges deps into the stored state of their keys: per key, the newest
 // observation's fields and end, and the earliest first_seen. It returns the rows that change
 // something.
-func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []evidence.Deployment) ([][]any, error) {
+func deploymentRows(d evidence.Digest, deps []evidence.Deployment, stored map[string]deploymentRow) [][]any {
 	if len(deps) == 0 {
-		return nil, nil
-	}
-	stored, err := s.storedDeployments(ctx, d)
-	if err != nil {
-		return nil, err
+		return nil
 	}
 	merged := map[string]deploymentRow{}
 	var order []string
@@ -417,24 +467,29 @@ func (s *Store) deploymentRows(ctx context.Context, d evidence.Digest, deps []ev
 		}
 		rows = append(rows, r.values(d))
 	}
-	return rows, nil
+	return rows
 }
 
-// storedDeployments returns the stored state of d's deployment keys.
-func (s *Store) storedDeployments(ctx context.Context, d evidence.Digest) (map[string]deploymentRow, error) {
-	rows, err := s.conn.Query(ctx, selectStoredDeployments, string(d))
+// storedDeployments returns the stored state of the deployment keys of each of ds, by digest
+// and key.
+func (s *Store) storedDeployments(ctx context.Context, ds []evidence.Digest) (map[string]map[string]deploymentRow, error) {
+	rows, err := s.conn.Query(ctx, selectStoredDeployments, digestSet(ds))
 	if err != nil {
 		return nil, fmt.Errorf("reading stored deployments: %w", err)
 	}
 	defer rows.Close()
-	stored := map[string]deploymentRow{}
+	stored := map[string]map[string]deploymentRow{}
 	for rows.Next() {
+		var d string
 		var r deploymentRow
-		if err := rows.Scan(&r.key, &r.repository, &r.org, &r.team, &r.environment, &r.cluster, &r.namespace,
+		if err := rows.Scan(&d, &r.key, &r.repository, &r.org, &r.team, &r.environment, &r.cluster, &r.namespace,
 			&r.workload, &r.firstSeen, &r.version, &r.endedNs); err != nil {
 			return nil, fmt.Errorf("reading stored deployments: %w", err)
 		}
-		stored[r.key] = r
+		if stored[d] == nil {
+			stored[d] = map[string]deploymentRow{}
+		}
+		stored[d][r.key] = r
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading stored deployments: %w", err)

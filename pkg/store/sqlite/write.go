@@ -79,15 +79,28 @@ const (
 
 // WriteEvaluation stores ev in one transaction: the components of each SBOM document not stored
 // yet, the artifact's evidence set unless a newer collection is already stored, each
-// deployment's observation unless a newer one is, and each score. It is idempotent. It returns an error wrapping evidence.ErrInvalid when ev is invalid
-// or holds a time before 1970 or after 2105, and writes nothing then.
-func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err error) {
-	if err := ev.Validate(); err != nil {
-		return fmt.Errorf("writing evaluation: %w", err)
+// deployment's observation unless a newer one is, and each score. It is idempotent. It returns
+// an error wrapping evidence.ErrInvalid when ev is invalid or holds a time before 1970 or after
+// 2105, and writes nothing then.
+func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) error {
+	return s.WriteEvaluations(ctx, []store.Evaluation{ev})
+}
+
+// WriteEvaluations stores evs as WriteEvaluation stores each, in order and in one transaction
+// (one sync to disk for all of them). When one is invalid, nothing is written.
+func (s *Store) WriteEvaluations(ctx context.Context, evs []store.Evaluation) (err error) {
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			return fmt.Errorf("writing evaluation: %w", err)
+		}
+	}
+	what := fmt.Sprintf("evaluations of %d artifacts", len(evs))
+	if len(evs) == 1 {
+		what = "evaluation of " + evs[0].Evidence.Image.String()
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
+		return fmt.Errorf("writing %s: %w", what, err)
 	}
 	defer func() {
 		if err != nil {
@@ -95,24 +108,34 @@ func (s *Store) WriteEvaluation(ctx context.Context, ev store.Evaluation) (err e
 		}
 	}()
 	w := writer{tx: tx, stmts: s.stmts}
-	if err := w.components(ctx, ev.Components); err != nil {
-		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
-	}
-	if err := w.artifact(ctx, ev.Evidence); err != nil {
-		return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
-	}
-	for _, d := range ev.Deployments {
-		if err := w.deployment(ctx, d); err != nil {
-			return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
-		}
-	}
-	for _, sc := range ev.Scores {
-		if err := w.score(ctx, sc); err != nil {
+	for _, ev := range evs {
+		if err := w.evaluation(ctx, ev); err != nil {
 			return fmt.Errorf("writing evaluation of %s: %w", ev.Evidence.Image, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("writing evaluation of %s: committing: %w", ev.Evidence.Image, err)
+		return fmt.Errorf("writing %s: committing: %w", what, err)
+	}
+	return nil
+}
+
+// evaluation writes ev in w's transaction.
+func (w writer) evaluation(ctx context.Context, ev store.Evaluation) error {
+	if err := w.components(ctx, ev.Components); err != nil {
+		return err
+	}
+	if err := w.artifact(ctx, ev.Evidence); err != nil {
+		return err
+	}
+	for _, d := range ev.Deployments {
+		if err := w.deployment(ctx, d); err != nil {
+			return err
+		}
+	}
+	for _, sc := range ev.Scores {
+		if err := w.score(ctx, sc); err != nil {
+			return err
+		}
 	}
 	return nil
 }

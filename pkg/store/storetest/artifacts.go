@@ -64,16 +64,22 @@ func listAll(t *testing.T, s store.Store, q store.ArtifactQuery) []store.Artifac
 }
 
 // mustWriteConcurrently writes evs from a few goroutines at once, as scorer replicas would, and
-// fails t when a write fails.
+// fails t when a write fails. Half of the goroutines write through one store.GroupCommit, as
+// the workers of one scorer do, so its batches go to the store's WriteEvaluations.
 func mustWriteConcurrently(t *testing.T, s store.Store, evs []store.Evaluation) {
 	t.Helper()
 	const workers = 8
+	grouped := store.NewGroupCommit(s, 4)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(evs) && errs[w] == nil; i += workers {
-				if err := s.WriteEvaluation(ctxOf(t), evs[i]); err != nil {
+				writer := store.Writer(s)
+				if w%2 == 0 {
+					writer = grouped
+				}
+				if err := writer.WriteEvaluation(ctxOf(t), evs[i]); err != nil {
 					errs[w] = fmt.Errorf("WriteEvaluation(%s): %w", evs[i].Evidence.Image, err)
 				}
 			}

@@ -373,10 +373,17 @@ func testNewerEvaluationWins(t *testing.T, s store.Store) {
 	tests := []struct {
 		name  string
 		order []int // indexes into the evaluations, in write order
+		batch bool  // written in one WriteEvaluations call
 	}{
-		{"in order", []int{0, 1}},
-		{"older written after newer", []int{1, 0}},
-		{"older redelivered", []int{0, 1, 0}},
+		{"in order", []int{0, 1}, false},
+		{"older written after newer", []int{1, 0}, false},
+		{"older redelivered", []int{0, 1, 0}, false},
+		{"one batch in order", []int{0, 1}, true},
+		{"one batch older after newer", []int{1, 0, 1}, true},
+	}
+	batches, _ := s.(store.BatchWriter)
+	if batches == nil {
+		t.Logf("%T writes no batches: the batch cases write one by one", s)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,8 +395,18 @@ func testNewerEvaluationWins(t *testing.T, s store.Store) {
 				{Evidence: collection(img, base), Deployments: []evidence.Deployment{dep}, Scores: []evidence.Score{older}},
 				{Evidence: collection(img, base.Add(time.Hour)), Deployments: []evidence.Deployment{dep}, Scores: []evidence.Score{newer}},
 			}
-			for _, i := range tt.order {
-				mustWrite(t, s, evs[i])
+			if tt.batch && batches != nil {
+				var batch []store.Evaluation
+				for _, i := range tt.order {
+					batch = append(batch, evs[i])
+				}
+				if err := batches.WriteEvaluations(ctxOf(t), batch); err != nil {
+					t.Fatalf("WriteEvaluations: %v", err)
+				}
+			} else {
+				for _, i := range tt.order {
+					mustWrite(t, s, evs[i])
+				}
 			}
 			if diff := cmp.Diff([]evidence.Score{newer}, mustCurrentScores(t, s, img.Digest), cmpOpts); diff != "" {
 				t.Errorf("CurrentScores (-want +got):\n%s", diff)
@@ -406,8 +423,8 @@ func testNewerEvaluationWins(t *testing.T, s store.Store) {
 			}
 		})
 	}
-	// All three artifacts are L3, verified, without gaps.
-	if diff := cmp.Diff(coverage(0, 0, 0, 3, 3, 0), mustCoverage(t, s, store.CoverageQuery{})); diff != "" {
+	// All five artifacts are L3, verified, without gaps.
+	if diff := cmp.Diff(coverage(0, 0, 0, 5, 5, 0), mustCoverage(t, s, store.CoverageQuery{})); diff != "" {
 		t.Errorf("Coverage (-want +got):\n%s", diff)
 	}
 }

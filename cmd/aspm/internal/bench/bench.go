@@ -51,8 +51,8 @@ type Config struct {
 	// against a persistent store do not see each other's artifacts.
 	Org string
 	// IngestWorkers and ScorerWorkers are how many messages ingest and the scorer handle at
-	// once; default 16 each (the pipeline waits on the registry, NATS and the store more than
-	// it computes).
+	// once; default 16 and 64 (the pipeline waits on the registry, NATS and the store more
+	// than it computes, and the scorer's concurrent evaluations are written in batches).
 	IngestWorkers, ScorerWorkers int
 	// SeedWorkers is how many artifacts are signed and pushed at once; default 2 per CPU.
 	SeedWorkers int
@@ -75,7 +75,7 @@ func (c *Config) defaults() error {
 		c.IngestWorkers = 16
 	}
 	if c.ScorerWorkers == 0 {
-		c.ScorerWorkers = 16
+		c.ScorerWorkers = 64
 	}
 	if c.SeedWorkers == 0 {
 		c.SeedWorkers = 2 * runtime.NumCPU()

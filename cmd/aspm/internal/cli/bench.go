@@ -91,7 +91,7 @@ belong to a fresh org (bench-<random>) in --clickhouse-database, which is create
 	f.IntVar(&cfg.SBOMComponents, "sbom-components", 200, "components in each artifact's CycloneDX SBOM; 0 attaches no SBOM")
 	f.BoolVar(&cfg.Rescan, "rescan", false, "also time a second collection of the same, unchanged evidence")
 	f.IntVar(&cfg.IngestWorkers, "ingest-workers", 16, "messages ingest handles at once")
-	f.IntVar(&cfg.ScorerWorkers, "scorer-workers", 16, "messages the scorer handles at once")
+	f.IntVar(&cfg.ScorerWorkers, "scorer-workers", 64, "messages the scorer handles at once (their store writes are batched)")
 	f.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "give up when the pipeline has not scored everything by then")
 	f.StringVar(&cfg.WorkDir, "work-dir", "", "directory for NATS, registry blobs and bundles (default: a temporary one, removed)")
 	f.StringVar(&storeDriver, "store", backend.SQLite, "store driver: sqlite (a fresh file) or clickhouse")

@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	sc, err := scorer.New(scorer.Config{Bus: busCfg, PolicyPath: cfg.PolicyPath, VSA: scorer.VSAConfig{KeyPath: cfg.VSAKey, Registry: cfg.Registry}}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
+	sc, err := scorer.New(scorer.Config{Bus: busCfg, PolicyPath: cfg.PolicyPath, Workers: 32, VSA: scorer.VSAConfig{KeyPath: cfg.VSAKey, Registry: cfg.Registry}}, scorer.Deps{Store: st, Policy: pol, Logger: log.With("service", "scorer")})
 	if err != nil {
 		return err
 	}

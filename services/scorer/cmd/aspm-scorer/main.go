@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aspmhq/aspm/pkg/policy"
+	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/pkg/store/backend"
 	"github.com/aspmhq/aspm/pkg/svcmain"
 	"github.com/aspmhq/aspm/policies"
@@ -22,6 +23,8 @@ func main() {
 	fs.StringVar(&cfg.Bus.URL, "nats-url", "nats://127.0.0.1:4222", "NATS server URL(s)")
 	fs.IntVar(&cfg.Bus.Replicas, "replicas", 1, "replicas of streams, buckets and object store (1 or 3)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9102", "address of /healthz, /readyz and /metrics")
+	fs.IntVar(&cfg.Workers, "workers", 32, "messages scored at once; their store writes are batched")
+	fs.IntVar(&cfg.WriteBatch, "write-batch", store.DefaultGroupCommit, "most evaluations written to the store in one batch")
 	policyPath := fs.String("policies", "", "policy directory or OPA bundle, reloaded on change (default: built-in policies)")
 	cfg.VSA.RegisterFlags(fs)
 	backend.RegisterFlags(fs, &st)
