@@ -28,7 +28,7 @@ func (s *Service) startNotifier(ctx context.Context, b *bus.Bus) (wait func() er
 		return func() error { return nil }, nil
 	}
 	n, err := notify.New(ctx, *s.notifyCfg, notify.Deps{JetStream: b.JetStream(), Replicas: s.cfg.Bus.Replicas,
-		Logger: s.log.With("component", "notifier")})
+		Logger: s.log.With("component", "notifier"), Queue: s.queue})
 	if err != nil {
 		return nil, err
 	}

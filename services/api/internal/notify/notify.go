@@ -100,6 +100,8 @@ type Deps struct {
 	HTTPClient *http.Client
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Queue, when set, counts the redeliveries of the notifier's consumer.
+	Queue *bus.QueueMetrics
 }
 
 // Notifier delivers gap events to the configured sinks.
@@ -110,6 +112,7 @@ type Notifier struct {
 	js    jetstream.JetStream
 	log   *slog.Logger
 	now   nowFunc
+	queue *bus.QueueMetrics
 }
 
 // New validates cfg, reads the sinks' secrets from the environment or files, and creates the
@@ -121,7 +124,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Notifier, error) {
 	if deps.JetStream == nil {
 		return nil, errors.New("notify: a JetStream connection is required")
 	}
-	n := &Notifier{cfg: cfg, js: deps.JetStream, log: deps.Logger, now: deps.Now}
+	n := &Notifier{cfg: cfg, js: deps.JetStream, log: deps.Logger, now: deps.Now, queue: deps.Queue}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -217,6 +220,7 @@ func settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func (n *Notifier) process(ctx context.Context, msg jetstream.Msg) {
 	hctx, cancel := context.WithTimeout(ctx, ackWait-10*time.Second)
 	defer cancel()
+	n.queue.ObserveDelivery(ConsumerName, msg)
 	attempts := 1
 	if md, err := msg.Metadata(); err == nil {
 		attempts = int(md.NumDelivered)
