@@ -7,7 +7,7 @@ MODULES  := pkg policies services/ingest services/scorer services/api cmd/aspm d
 DATA_DIR ?= .data/demo
 LISTEN   ?= 127.0.0.1:8080
 
-.PHONY: demo test build images vet fmt tidy policy-test bench fuzz clickhouse-start clickhouse-stop clean
+.PHONY: demo test build images vet fmt tidy policy-test docs-check bench fuzz clickhouse-start clickhouse-stop clean
 
 ## demo: run the whole pipeline in one process with signed demo artifacts (Ctrl-C to stop)
 demo:
@@ -68,6 +68,12 @@ fuzz:
 
 policy-test:
 	go run ./cmd/aspm policy test policies/
+
+## docs-check: check every command in README.md and docs/ against the binaries, the Makefile, the OpenAPI
+## document and the deployment files, run the policy walkthrough, and check the tables copied from the
+## policies and pkg/report (deploy/docs_test.go; make test runs it with the deploy module's tests)
+docs-check:
+	cd deploy && go test -count=1 -run '^TestDocs' .
 
 clickhouse-start:
 	scripts/clickhouse.sh start

@@ -6,6 +6,7 @@ require (
 	github.com/aspmhq/aspm/pkg v0.0.0
 	github.com/aspmhq/aspm/policies v0.0.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
+	github.com/prometheus/common v0.72.0
 	github.com/prometheus/prometheus v0.315.1
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -65,7 +66,6 @@ require (
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
