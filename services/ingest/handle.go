@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,25 +67,42 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	default:
 		return fmt.Errorf("%w: unexpected subject %s", bus.ErrPoison, msg.Subject())
 	}
-	set, err := s.evidenceFor(ctx, img, org, reuse)
+	set, changed, err := s.evidenceFor(ctx, img, org, reuse)
 	if err != nil {
 		return err
+	}
+	if !reuse {
+		// A rescan that finds the documents collected last time has nothing new to score.
+		result := "changed"
+		if !changed {
+			result = "unchanged"
+		}
+		s.metrics.rescans.WithLabelValues(result).Inc()
+		if !changed {
+			bus.MessageLogger(ctx, s.log).Debug("evidence unchanged", "image", img.String(), "documents", len(set.Evidence))
+			return nil
+		}
 	}
 	return s.announce(ctx, trigger, set)
 }
 
 // evidenceFor returns img's evidence as org trusts it: reusing a recent enough collection
 // when reuse allows, and otherwise collecting once however many messages ask at the same time.
-func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org string, reuse bool) (evidence.ArtifactEvidence, error) {
-	if reuse {
-		set, found, err := s.bus.Evidence(ctx, img.Digest)
-		if err != nil {
-			return set, err
-		}
-		if found && set.Image == img && time.Since(set.CollectedAt) < s.cfg.Fresh {
-			s.metrics.reused.Inc()
-			return set, nil
-		}
+// changed is false when a collection found what the stored one holds (its time aside).
+func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org string, reuse bool) (set evidence.ArtifactEvidence, changed bool, err error) {
+	// What is stored: reused when recent enough for a deployment, compared with what a new
+	// collection finds otherwise.
+	prev, found, err := s.bus.Evidence(ctx, img.Digest)
+	if err != nil {
+		return prev, false, err
+	}
+	if reuse && found && prev.Image == img && time.Since(prev.CollectedAt) < s.cfg.Fresh {
+		s.metrics.reused.Inc()
+		return prev, true, nil
+	}
+	type result struct {
+		set     evidence.ArtifactEvidence
+		changed bool
 	}
 	v, err, shared := s.inflight.Do(img.String()+"\x00"+org, func() (any, error) {
 		start := time.Now()
@@ -96,19 +115,43 @@ func (s *Service) evidenceFor(ctx context.Context, img evidence.ImageRef, org st
 			s.metrics.collected.WithLabelValues(string(e.Kind), fmt.Sprint(e.Verification.Verified)).Inc()
 		}
 		start = time.Now()
+		// Stored even when unchanged: its collection time says when it was last checked.
 		if err := s.bus.PutEvidence(ctx, set); err != nil {
 			return nil, err
 		}
 		s.metrics.stages.WithLabelValues(StagePublish).Observe((docs + time.Since(start)).Seconds())
-		return set, nil
+		return result{set, !found || !sameEvidence(prev, set)}, nil
 	})
 	if err != nil {
-		return evidence.ArtifactEvidence{}, err
+		return evidence.ArtifactEvidence{}, false, err
 	}
 	if shared {
 		s.metrics.reused.Inc()
 	}
-	return v.(evidence.ArtifactEvidence), nil
+	r := v.(result)
+	return r.set, r.changed, nil
+}
+
+// sameEvidence reports whether a and b hold the same documents and problems for the same
+// image, in any order, whenever each was collected.
+func sameEvidence(a, b evidence.ArtifactEvidence) bool {
+	if a.Image != b.Image || !slices.Equal(a.Errors, b.Errors) || len(a.Evidence) != len(b.Evidence) {
+		return false
+	}
+	docs := func(set evidence.ArtifactEvidence) []string {
+		out := make([]string, 0, len(set.Evidence))
+		for _, e := range set.Evidence {
+			j, err := json.Marshal(e)
+			if err != nil {
+				return nil
+			}
+			out = append(out, string(j))
+		}
+		slices.Sort(out)
+		return out
+	}
+	da, db := docs(a), docs(b)
+	return da != nil && db != nil && slices.Equal(da, db)
 }
 
 // announce publishes the evidence set as caused by trigger.

@@ -129,6 +129,7 @@ type metrics struct {
 	collected *prometheus.CounterVec
 	duration  prometheus.Histogram
 	reused    prometheus.Counter
+	rescans   *prometheus.CounterVec
 	stages    *prometheus.HistogramVec
 }
 
@@ -206,9 +207,13 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s.metrics.reused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "aspm_ingest_evidence_reused_total", Help: "Evidence sets reused (recent, or collected once for concurrent requests) instead of asking the registry.",
 	})
+	s.metrics.rescans = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aspm_ingest_rescans_total",
+		Help: "Rescans by result: changed (the new evidence is announced for scoring) or unchanged (the documents collected last time; nothing to score).",
+	}, []string{"result"})
 	s.metrics.stages = newStageHistogram()
 	s.queue = bus.NewQueueMetrics(bus.QueueMetricsConfig{Consumers: []string{bus.ConsumerIngest}})
-	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused, s.metrics.stages, s.queue)
+	s.registry.MustRegister(s.metrics.messages, s.metrics.collected, s.metrics.duration, s.metrics.reused, s.metrics.rescans, s.metrics.stages, s.queue)
 	return s, nil
 }
 

@@ -122,6 +122,53 @@ func TestIngest(t *testing.T) {
 		t.Errorf("deployments in KV = %+v, %v", deps, err)
 	}
 
+	// A rescan that finds the same documents announces nothing, but records when it looked;
+	// one that finds a new document announces the new set.
+	before, _, err := b.Evidence(ctx, ref.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rescan := func(want string) {
+		t.Helper()
+		n := rescans(t, svc, want)
+		if err := b.Publish(ctx, event.SubjectScanRequested, event.NewScanRequested(ref, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for rescans(t, svc, want) == n {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s rescan counted", want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	rescan("unchanged")
+	if msg, err := cons.Next(jetstream.FetchMaxWait(200 * time.Millisecond)); err == nil {
+		t.Errorf("a rescan of unchanged evidence announced %s", msg.Data())
+	}
+	after, _, err := b.Evidence(ctx, ref.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.CollectedAt.After(before.CollectedAt) || len(after.Evidence) != 1 {
+		t.Errorf("stored evidence after an unchanged rescan: collected %s (before %s), %d documents", after.CollectedAt, before.CollectedAt, len(after.Evidence))
+	}
+	sbom := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`)
+	if _, err := client.Attach(ctx, ref, "application/vnd.cyclonedx+json", "application/vnd.cyclonedx+json", sbom, nil); err != nil {
+		t.Fatal(err)
+	}
+	rescan("changed")
+	msg, err = cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatalf("no evidence event after a rescan found a new document: %v", err)
+	}
+	if err := event.Decode(msg.Data(), event.SchemaEvidenceCollected, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Artifact.Evidence) != 2 {
+		t.Errorf("rescan announced %d documents, want 2", len(got.Artifact.Evidence))
+	}
+
 	// The unknown-schema message went to the dead-letter stream.
 	deadStream, err := b.JetStream().Stream(ctx, bus.StreamDead)
 	if err != nil {
@@ -218,4 +265,26 @@ func TestInventorySource(t *testing.T) {
 	if err != nil || len(deps) != 1 || deps[0].Environment != "prod" || deps[0].Team != "web" || deps[0].Workload != "app" || deps[0].Namespace != "shop" {
 		t.Errorf("deployments = %+v, %v", deps, err)
 	}
+}
+
+// rescans reads aspm_ingest_rescans_total{result} from svc's metrics.
+func rescans(t *testing.T, svc *ingest.Service, result string) float64 {
+	t.Helper()
+	fams, err := svc.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "aspm_ingest_rescans_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == result {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -314,7 +314,12 @@ func pipeline(ctx context.Context, cfg Config, regCfg oci.Config, rootPath strin
 				return err
 			}
 		}
-		if _, err := waitScored(waitCtx, gatherers, 2*len(arts), cfg.Progress); err != nil {
+		// Ingest announces only the rescans that found something new; the scorer scores those.
+		changed, err := waitRescanned(waitCtx, gatherers, len(arts), cfg.Progress)
+		if err != nil {
+			return err
+		}
+		if _, err := waitScored(waitCtx, gatherers, len(arts)+changed, cfg.Progress); err != nil {
 			return err
 		}
 		secs := time.Since(start).Seconds()
@@ -370,6 +375,33 @@ func waitScored(ctx context.Context, g prometheus.Gatherer, want int, progress i
 		case <-ctx.Done():
 			fmt.Fprintln(progress)
 			return ok, fmt.Errorf("bench: %d of %d evaluations done when waiting stopped: %w", ok, want, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// waitRescanned waits until ingest has handled want rescans, and returns how many of them
+// found changed evidence (and were announced for scoring).
+func waitRescanned(ctx context.Context, g prometheus.Gatherer, want int, progress io.Writer) (int, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m, err := read(g)
+		if err != nil {
+			return 0, err
+		}
+		if dead := m.counter("aspm_ingest_messages_total", "outcome", "dead"); dead > 0 {
+			return 0, fmt.Errorf("bench: ingest dead-lettered %v messages", dead)
+		}
+		changed := int(m.counter("aspm_ingest_rescans_total", "result", "changed"))
+		done := changed + int(m.counter("aspm_ingest_rescans_total", "result", "unchanged"))
+		if done >= want {
+			fmt.Fprintf(progress, "\r\033[Krescanned %d/%d (%d changed)\n", done, want, changed)
+			return changed, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("bench: %d of %d rescans done when waiting stopped: %w", done, want, ctx.Err())
 		case <-tick.C:
 		}
 	}
