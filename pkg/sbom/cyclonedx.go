@@ -159,3 +159,85 @@ func appendCycloneDX(out []Component, cs *[]cdx.Component) []Component {
 	}
 	return out
 }
+
+// cdxJSON is the part of a CycloneDX JSON document that Parse keeps, with the specification's
+// field names and shapes (which are cyclonedx-go's): decoding only these is several times
+// faster than decoding the whole document with cyclonedx-go, which for SBOMs of thousands of
+// components is most of what collecting and indexing them costs. It decodes the JSON format
+// probe too, so a document is read once.
+type cdxJSON struct {
+	BOMFormat   string         `json:"bomFormat"`
+	SPDXVersion string         `json:"spdxVersion"`
+	SpecVersion *string        `json:"specVersion"`
+	Components  []cdxComponent `json:"components"`
+}
+
+type cdxComponent struct {
+	Type       string         `json:"type"`
+	Name       string         `json:"name"`
+	Version    string         `json:"version"`
+	PURL       string         `json:"purl"`
+	Licenses   []cdxLicense   `json:"licenses"`
+	Hashes     []cdxHash      `json:"hashes"`
+	Components []cdxComponent `json:"components"`
+}
+
+// cdxLicense is a license choice: a license by id or name, or an SPDX expression.
+type cdxLicense struct {
+	License *struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	} `json:"license"`
+	Expression string `json:"expression"`
+}
+
+type cdxHash struct {
+	Algorithm string `json:"alg"`
+	Value     string `json:"content"`
+}
+
+// document is the Document of b; ok is false when b's spec version is missing or unknown (the
+// slow path then says so).
+func (b *cdxJSON) document() (*Document, bool) {
+	if b.SpecVersion == nil {
+		return nil, false
+	}
+	sv := specVersionOf(*b.SpecVersion)
+	if sv == 0 {
+		return nil, false
+	}
+	doc := &Document{Summary: evidence.SBOM{Format: "cyclonedx", SpecVersion: sv.String()}}
+	doc.Components = appendCDXJSON(doc.Components, b.Components)
+	doc.Summary.Components = len(doc.Components)
+	return doc, true
+}
+
+// appendCDXJSON is appendCycloneDX for cdxComponent: the components cs and those nested in
+// them, depth first.
+func appendCDXJSON(out []Component, cs []cdxComponent) []Component {
+	for i := range cs {
+		c := &cs[i]
+		comp := Component{
+			Name:    strings.TrimSpace(c.Name),
+			Version: strings.TrimSpace(c.Version),
+			PURL:    strings.TrimSpace(c.PURL),
+			Type:    strings.TrimSpace(c.Type),
+		}
+		for _, l := range c.Licenses {
+			switch {
+			case l.License != nil && strings.TrimSpace(l.License.ID) != "":
+				comp.Licenses = addLicense(comp.Licenses, l.License.ID)
+			case l.License != nil:
+				comp.Licenses = addLicense(comp.Licenses, l.License.Name)
+			default:
+				comp.Licenses = addLicense(comp.Licenses, l.Expression)
+			}
+		}
+		for _, h := range c.Hashes {
+			comp.Hashes = addHash(comp.Hashes, h.Algorithm, h.Value)
+		}
+		out = append(out, comp)
+		out = appendCDXJSON(out, c.Components)
+	}
+	return out
+}

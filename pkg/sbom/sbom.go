@@ -91,7 +91,16 @@ func Parse(data []byte) (*Document, error) {
 }
 
 // parseJSON tells CycloneDX from SPDX JSON by their format fields and parses the document.
+// A CycloneDX document is read in one pass with only the fields Parse keeps (see cdxJSON);
+// when that pass fails, the document is read again with the probe and cyclonedx-go, whose
+// errors say what is wrong.
 func parseJSON(data []byte) (*Document, error) {
+	var fast cdxJSON
+	if err := json.Unmarshal(data, &fast); err == nil && fast.BOMFormat == "CycloneDX" {
+		if doc, ok := fast.document(); ok {
+			return doc, nil
+		}
+	}
 	var probe struct {
 		BOMFormat   string `json:"bomFormat"`
 		SPDXVersion string `json:"spdxVersion"`
