@@ -33,6 +33,11 @@ type Config struct {
 	// the requests it may make at once (default 100); over it a request gets 429.
 	RateLimit float64
 	RateBurst int
+	// MaxInFlight bounds the /v1 requests served at once, across tokens (default 32); a request
+	// that finds no free slot within 250 ms gets 429 overloaded. QueryTimeout bounds each
+	// request's work (default 30s); one still running then gets 503 unavailable.
+	MaxInFlight  int
+	QueryTimeout time.Duration
 	// NotifyConfig, when set, is the notifier's configuration file (YAML): the api then runs
 	// the notifier, which turns gap events into webhooks and tickets.
 	NotifyConfig string
@@ -51,6 +56,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RateBurst == 0 {
 		c.RateBurst = 100
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 32
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 30 * time.Second
+	}
+	if c.MaxInFlight < 0 || c.QueryTimeout < 0 {
+		return errors.New("api: max-in-flight and query-timeout must be positive")
 	}
 	if c.MaxBodyBytes < 0 || c.RateLimit < 0 || c.RateBurst < 0 {
 		return errors.New("api: max-body-bytes, rate-limit and rate-burst must be positive")
@@ -77,6 +91,7 @@ type Service struct {
 	requests *prometheus.HistogramVec
 	queue    *bus.QueueMetrics
 	limiter  *auth.Limiter
+	gate     *httpapi.Gate
 	addr     chan string
 	// notifyCfg is the notifier's configuration, nil without one; notifier runs once Run
 	// has connected.
@@ -101,7 +116,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Service{notifyCfg: ncfg, cfg: cfg, store: deps.Store, log: log, registry: prometheus.NewRegistry(),
-		limiter: auth.NewLimiter(cfg.RateLimit, cfg.RateBurst), addr: make(chan string, 1)}
+		limiter: auth.NewLimiter(cfg.RateLimit, cfg.RateBurst), gate: httpapi.NewGate(cfg.MaxInFlight), addr: make(chan string, 1)}
 	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "aspm_api_request_seconds", Help: "API request latency by route and status code.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
@@ -147,7 +162,7 @@ func (s *Service) Ready(ctx context.Context) error {
 // /openapi.yaml and the dashboard's static assets (which hold no data: the page calls /v1 with
 // the user's token) do not.
 func (s *Service) Handler(pub httpapi.Publisher) http.Handler {
-	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Exceptions: s.store, Limiter: s.limiter, Publisher: pub,
+	a := &httpapi.API{Store: s.store, Analytics: s.store, Tokens: s.store, Exceptions: s.store, Limiter: s.limiter, Gate: s.gate, QueryTimeout: s.cfg.QueryTimeout, Publisher: pub,
 		Log: s.log, MaxBodyBytes: s.cfg.MaxBodyBytes, Now: time.Now, Notifications: s.notifications()}
 	v1 := http.NewServeMux()
 	a.Register(v1)

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aspmhq/aspm/pkg/store/backend"
 	"github.com/aspmhq/aspm/pkg/svcmain"
@@ -22,6 +23,8 @@ func main() {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address of the API, dashboard, /healthz, /readyz and /metrics")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
 	fs.Float64Var(&cfg.RateLimit, "rate-limit", 50, "requests per second each API token may make, sustained")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 32, "API requests served at once, across tokens; more get 429 overloaded")
+	fs.DurationVar(&cfg.QueryTimeout, "query-timeout", 30*time.Second, "longest an API request may work; one still running gets 503")
 	fs.IntVar(&cfg.RateBurst, "rate-burst", 100, "requests each API token may make at once")
 	fs.StringVar(&cfg.NotifyConfig, "notify-config", "", "YAML file of notifier sinks (webhook, Jira, GitHub) for gap events; empty runs no notifier")
 	backend.RegisterFlags(fs, &st)

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aspmhq/aspm/pkg/auth"
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -16,7 +18,48 @@ const (
 	CodeUnauthenticated = "unauthenticated"
 	CodeForbidden       = "forbidden"
 	CodeRateLimited     = "rate_limited"
+	CodeOverloaded      = "overloaded"
 )
+
+// Gate bounds how many requests the API serves at once, whatever their tokens: a per-token
+// rate does not bound the work of slow queries, and an API that queues them without end
+// answers none in time. It is safe for concurrent use.
+type Gate struct {
+	slots chan struct{}
+}
+
+// NewGate returns a Gate of n slots; nil (no bound) when n is not positive.
+func NewGate(n int) *Gate {
+	if n <= 0 {
+		return nil
+	}
+	return &Gate{slots: make(chan struct{}, n)}
+}
+
+// enter takes a slot, waiting at most wait for one; release gives it back. ok is false when
+// no slot came free in time.
+func (g *Gate) enter(ctx context.Context, wait time.Duration) (release func(), ok bool) {
+	if g == nil {
+		return func() {}, true
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, true
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return func() { <-g.slots }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// gateWait is how long a request waits for a slot before it is turned away.
+const gateWait = 250 * time.Millisecond
 
 // requiredScope is the scope a request needs: admin for token management and the notifier's
 // dead letters, write for anything that changes state, read otherwise.
@@ -48,7 +91,20 @@ func (a *API) Authenticate(next http.Handler) http.Handler {
 			a.writeError(w, r, fmt.Errorf("%w: this token's scopes (%v) do not include %s", auth.ErrForbidden, tok.Scopes, need))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(auth.WithToken(r.Context(), tok)))
+		release, ok := a.Gate.enter(r.Context(), gateWait)
+		if !ok {
+			w.Header().Set("Retry-After", "1")
+			a.writeError(w, r, &apiError{http.StatusTooManyRequests, CodeOverloaded, "the API is serving as many requests as it can; retry after the Retry-After seconds"})
+			return
+		}
+		defer release()
+		ctx := auth.WithToken(r.Context(), tok)
+		if a.QueryTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.QueryTimeout)
+			defer cancel()
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -38,8 +38,13 @@ type API struct {
 	Analytics Analytics
 	Tokens    auth.Store
 	// Exceptions keeps the risk acceptances and their audit log.
-	Exceptions   store.ExceptionKeeper
-	Limiter      *auth.Limiter
+	Exceptions store.ExceptionKeeper
+	Limiter    *auth.Limiter
+	// Gate bounds the requests served at once (nil: no bound); over it a request gets 429
+	// overloaded. QueryTimeout, when positive, bounds each request's work: a query still
+	// running then is abandoned with 503 unavailable.
+	Gate         *Gate
+	QueryTimeout time.Duration
 	Publisher    Publisher
 	Log          *slog.Logger
 	MaxBodyBytes int64
@@ -148,6 +153,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, message = http.StatusNotFound, CodeNotFound, err.Error()
 	case errors.Is(err, evidence.ErrInvalid), errors.Is(err, auth.ErrInvalid):
 		status, code, message = http.StatusBadRequest, CodeInvalid, err.Error()
+	case errors.Is(err, context.DeadlineExceeded) && r.Context().Err() != nil:
+		w.Header().Set("Retry-After", "5")
+		status, code = http.StatusServiceUnavailable, CodeUnavailable
+		message = fmt.Sprintf("the request did not finish within the API's query timeout (%s); narrow it or retry later", a.QueryTimeout)
 	}
 	if status >= 500 {
 		a.logger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
