@@ -13,6 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aspmhq/aspm/pkg/event"
 )
@@ -199,7 +203,12 @@ type Message interface {
 
 // Publish sends m as JSON on subject and waits for JetStream to store it. A message with an ID
 // published before within DuplicateWindow is dropped by the server, and Publish still succeeds.
-func (b *Bus) Publish(ctx context.Context, subject string, m Message) error {
+// It traces the publish as a producer span, child of ctx's, whose context travels in the
+// message's headers (see the global propagator) for Consume to continue.
+func (b *Bus) Publish(ctx context.Context, subject string, m Message) (err error) {
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "publish "+subject, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(spanAttributes(subject, m.MsgID())...))
+	defer func() { endSpan(span, err) }()
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encoding %s message: %w", subject, err)
@@ -207,8 +216,47 @@ func (b *Bus) Publish(ctx context.Context, subject string, m Message) error {
 	if max := b.nc.MaxPayload(); int64(len(data)) > max {
 		return fmt.Errorf("publishing on %s: message of %d bytes exceeds the server's %d byte limit", subject, len(data), max)
 	}
-	if _, err := b.js.Publish(ctx, subject, data, jetstream.WithMsgID(m.MsgID())); err != nil {
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	otel.GetTextMapPropagator().Inject(ctx, headerCarrier(msg.Header))
+	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(m.MsgID())); err != nil {
 		return fmt.Errorf("publishing on %s: %w", subject, err)
 	}
 	return nil
+}
+
+// tracerName names the tracer of this package's spans.
+const tracerName = "github.com/aspmhq/aspm/pkg/bus"
+
+// spanAttributes describe a message on a span (OpenTelemetry's messaging conventions).
+func spanAttributes(subject, msgID string) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.destination.name", subject),
+		attribute.String("messaging.message.id", msgID),
+	}
+}
+
+// endSpan records err, if any, on span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// headerCarrier carries trace context in NATS message headers, whose keys are case-sensitive:
+// they are kept as the propagator writes them ("traceparent").
+type headerCarrier nats.Header
+
+func (h headerCarrier) Get(key string) string { return nats.Header(h).Get(key) }
+
+func (h headerCarrier) Set(key, value string) { nats.Header(h).Set(key, value) }
+
+func (h headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
 }

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aspmhq/aspm/pkg/event"
 )
@@ -143,6 +146,11 @@ const MaxConsumeSize = MaxEventSize
 
 func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h Handler, opts ConsumeOptions, log *slog.Logger) {
 	opts.Metrics.ObserveDelivery(consumer, msg)
+	// The span continues the trace of the publish, whose context the headers carry.
+	ctx = otel.GetTextMapPropagator().Extract(ctx, headerCarrier(msg.Headers()))
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "process "+msg.Subject(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(append(spanAttributes(msg.Subject(), msg.Headers().Get(jetstream.MsgIDHeader)),
+			attribute.String("messaging.consumer.group.name", consumer))...))
 	log = messageLogger(log, msg)
 	if opts.Logger != nil {
 		ctx = context.WithValue(ctx, loggerKey{}, log)
@@ -185,6 +193,8 @@ func (b *Bus) handle(ctx context.Context, consumer string, msg jetstream.Msg, h 
 		}
 		_ = msg.NakWithDelay(delay)
 	}
+	span.SetAttributes(attribute.Bool("aspm.dead_lettered", dead))
+	endSpan(span, herr)
 	if opts.OnResult != nil {
 		opts.OnResult(msg.Subject(), herr, dead)
 	}

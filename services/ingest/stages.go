@@ -8,6 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/aspmhq/aspm/pkg/collect"
 	"github.com/aspmhq/aspm/pkg/evidence"
@@ -22,6 +26,9 @@ const (
 	StageParse   = "parse"   // the rest of collecting: parsing statements, provenance and SBOMs
 	StagePublish = "publish" // storing SBOM documents and the evidence set, publishing the event
 )
+
+// tracerName names the tracer of ingest's spans.
+const tracerName = "github.com/aspmhq/aspm/services/ingest"
 
 func newStageHistogram() *prometheus.HistogramVec {
 	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -82,17 +89,24 @@ func (d timedDocuments) PutDocument(ctx context.Context, ref evidence.Digest, da
 
 // collect collects img's evidence with a collector whose registry, verifier and document
 // store are timed, and records the stages of fetching, verifying and parsing; it returns the
-// time spent storing SBOM documents, which belongs to publishing.
+// time spent storing SBOM documents, which belongs to publishing. A "collect" span covers it,
+// with the time of each stage.
 func (s *Service) collect(ctx context.Context, img evidence.ImageRef, opts verify.Options) (evidence.ArtifactEvidence, time.Duration, error) {
 	var t stageTimes
 	c := collect.New(timedRegistry{s.reg, &t}, timedVerifier{s.ver, &t}, s.env, slices.Concat(s.collectOpts, []collect.Option{collect.WithDocuments(timedDocuments{s.bus, &t})})...)
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "collect", trace.WithAttributes(attribute.String("aspm.image", img.String())))
+	defer span.End()
 	start := time.Now()
 	set, err := c.Collect(ctx, img, opts)
 	total := time.Since(start)
+	fetch, ver, docs := time.Duration(t.fetch.Load()), time.Duration(t.verify.Load()), time.Duration(t.docs.Load())
+	span.SetAttributes(attribute.Float64("aspm.fetch_seconds", fetch.Seconds()), attribute.Float64("aspm.verify_seconds", ver.Seconds()),
+		attribute.Int("aspm.evidence", len(set.Evidence)))
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
 		return set, 0, err
 	}
-	fetch, ver, docs := time.Duration(t.fetch.Load()), time.Duration(t.verify.Load()), time.Duration(t.docs.Load())
 	s.metrics.stages.WithLabelValues(StageFetch).Observe(fetch.Seconds())
 	s.metrics.stages.WithLabelValues(StageVerify).Observe(ver.Seconds())
 	s.metrics.stages.WithLabelValues(StageParse).Observe(max(0, total-fetch-ver-docs).Seconds())

@@ -18,6 +18,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/aspmhq/aspm/pkg/bus"
@@ -305,7 +309,11 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	ev := store.Evaluation{Evidence: m.Artifact, Deployments: deps, Scores: scores, Components: comps}
 	// Until this returns nil the message is not acked: a failure naks it for a retry after
 	// the back-off.
-	if err := s.storeWrite(s.store.WriteEvaluation(ctx, ev)); err != nil {
+	wctx, span := otel.Tracer(tracerName).Start(ctx, "store.write_evaluation",
+		trace.WithAttributes(attribute.String("aspm.image", m.Artifact.Image.String()), attribute.Int("aspm.scores", len(scores))))
+	err = s.storeWrite(s.store.WriteEvaluation(wctx, ev))
+	endSpan(span, err)
+	if err != nil {
 		return fmt.Errorf("writing evaluation of %s: %w", m.Artifact.Image, err)
 	}
 	s.metrics.writes.Observe(time.Since(start).Seconds())
@@ -344,7 +352,11 @@ func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []e
 	for _, env := range envs {
 		d := byEnv[env]
 		start := time.Now()
-		dec, err := pol.Evaluate(ctx, policy.Input{Artifact: m.Artifact.Image, Environment: env, Deployment: d, Evidence: m.Artifact.Evidence})
+		ectx, span := otel.Tracer(tracerName).Start(ctx, "policy.evaluate",
+			trace.WithAttributes(attribute.String("aspm.environment", env), attribute.String("aspm.policy_version", pol.Version())))
+		dec, err := pol.Evaluate(ectx, policy.Input{Artifact: m.Artifact.Image, Environment: env, Deployment: d, Evidence: m.Artifact.Evidence})
+		span.SetAttributes(attribute.Int("aspm.level", int(dec.Level)), attribute.Int("aspm.gaps", len(dec.Gaps)))
+		endSpan(span, err)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating policy for %s in %s: %w", m.Artifact.Image, env, err)
 		}
@@ -366,6 +378,18 @@ func (s *Service) Score(ctx context.Context, m event.EvidenceCollected, deps []e
 		})
 	}
 	return scores, nil
+}
+
+// tracerName names the tracer of the scorer's spans.
+const tracerName = "github.com/aspmhq/aspm/services/scorer"
+
+// endSpan records err, if any, on span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 // later reports whether decision a was made after score b.

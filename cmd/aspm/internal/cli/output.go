@@ -43,9 +43,6 @@ func (o *outputFlag) Set(v string) error {
 // Type names the value in help.
 func (o *outputFlag) Type() string { return "format" }
 
-// human reports whether the output is for people (table or text).
-func (o outputFlag) human() bool { return o == formatTable || o == formatText }
-
 // registerOutput adds -o/--output to cmd with the default def (table or text), and its
 // completions. what says what the human format prints, for the help text.
 func registerOutput(cmd *cobra.Command, o *outputFlag, def outputFlag, what string) {

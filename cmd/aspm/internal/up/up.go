@@ -25,6 +25,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/policy"
 	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/pkg/store/backend"
+	"github.com/aspmhq/aspm/pkg/tracing"
 	"github.com/aspmhq/aspm/pkg/vsa"
 	"github.com/aspmhq/aspm/policies"
 	"github.com/aspmhq/aspm/services/api"
@@ -106,6 +107,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
 	log := cfg.Logger
+	// One tracer provider for the three services: their spans share the service name "aspm".
+	stopTracing, err := tracing.Setup(ctx, "aspm", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(ctx)
 	g, ctx := errgroup.WithContext(ctx)
 
 	natsURL := cfg.NATSURL

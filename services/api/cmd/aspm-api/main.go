@@ -11,6 +11,7 @@ import (
 
 	"github.com/aspmhq/aspm/pkg/store/backend"
 	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/pkg/tracing"
 	"github.com/aspmhq/aspm/services/api"
 )
 
@@ -29,6 +30,11 @@ func main() {
 	fs.StringVar(&cfg.NotifyConfig, "notify-config", "", "YAML file of notifier sinks (webhook, Jira, GitHub) for gap events; empty runs no notifier")
 	backend.RegisterFlags(fs, &st)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
+		stopTracing, err := tracing.Setup(ctx, fs.Name(), log)
+		if err != nil {
+			return svcmain.Usage(err)
+		}
+		defer stopTracing(ctx)
 		store, err := backend.Open(ctx, st)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/pkg/tracing"
 	"github.com/aspmhq/aspm/services/ingest"
 )
 
@@ -17,6 +18,11 @@ func main() {
 	fs := flag.NewFlagSet("aspm-ingest", flag.ExitOnError)
 	finish := cfg.RegisterFlags(fs)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
+		stopTracing, err := tracing.Setup(ctx, fs.Name(), log)
+		if err != nil {
+			return svcmain.Usage(err)
+		}
+		defer stopTracing(ctx)
 		if err := finish(); err != nil {
 			return svcmain.Usage(err)
 		}

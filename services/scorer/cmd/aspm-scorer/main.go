@@ -12,6 +12,7 @@ import (
 	"github.com/aspmhq/aspm/pkg/store"
 	"github.com/aspmhq/aspm/pkg/store/backend"
 	"github.com/aspmhq/aspm/pkg/svcmain"
+	"github.com/aspmhq/aspm/pkg/tracing"
 	"github.com/aspmhq/aspm/policies"
 	"github.com/aspmhq/aspm/services/scorer"
 )
@@ -29,6 +30,11 @@ func main() {
 	cfg.VSA.RegisterFlags(fs)
 	backend.RegisterFlags(fs, &st)
 	os.Exit(svcmain.Run(fs, os.Args[1:], func(ctx context.Context, log *slog.Logger) error {
+		stopTracing, err := tracing.Setup(ctx, fs.Name(), log)
+		if err != nil {
+			return svcmain.Usage(err)
+		}
+		defer stopTracing(ctx)
 		pol, err := policy.Load(ctx, policies.FS)
 		if cfg.PolicyPath = *policyPath; *policyPath != "" {
 			pol, err = policy.LoadPath(ctx, *policyPath)
