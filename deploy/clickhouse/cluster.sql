@@ -383,3 +383,46 @@ ORDER BY (org, id, version);
 
 CREATE TABLE IF NOT EXISTS exception_audit ON CLUSTER '{cluster}' AS exception_audit_local
 ENGINE = Distributed('{cluster}', currentDatabase(), 'exception_audit_local', cityHash64(org));
+
+-- Migration 0009_read_state.
+CREATE TABLE IF NOT EXISTS coverage_live_local ON CLUSTER '{cluster}' (
+    digest      String, -- '' for the cube
+    dims        UInt8,
+    org         String,
+    team        String,
+    environment String,
+    total       Int64,
+    l0          Int64,
+    l1          Int64,
+    l2          Int64,
+    l3          Int64,
+    verified    Int64,
+    with_gaps   Int64
+) ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/coverage_live_local', '{replica}')
+ORDER BY (digest, dims, org, team, environment)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS coverage_live ON CLUSTER '{cluster}' AS coverage_live_local
+ENGINE = Distributed('{cluster}', currentDatabase(), 'coverage_live_local', cityHash64(digest));
+
+CREATE TABLE IF NOT EXISTS gap_feed_local ON CLUSTER '{cluster}' (
+    opened_ns   UInt64,
+    digest      String,
+    environment String,
+    code        String,
+    state       String,
+    org         String,
+    team        String,
+    severity    String,
+    version     UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/gap_feed_local', '{replica}', version)
+ORDER BY (opened_ns, digest, environment, code)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS gap_feed ON CLUSTER '{cluster}' AS gap_feed_local
+ENGINE = Distributed('{cluster}', currentDatabase(), 'gap_feed_local', cityHash64(opened_ns));
+
+INSERT INTO gap_feed (opened_ns, digest, environment, code, state, org, team, severity, version)
+SELECT opened_ns, digest, environment, code, state, org, team, severity, version
+FROM current_gaps FINAL
+WHERE state != '';

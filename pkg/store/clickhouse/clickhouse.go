@@ -37,6 +37,8 @@ type Store struct {
 	conn driver.Conn
 	// lastVersion is the last version nextVersion returned.
 	lastVersion atomic.Uint64
+	// gapSums keeps sums of the biggest part of current_gaps for GapsVersion.
+	gapSums partSums
 }
 
 var (
@@ -200,7 +202,10 @@ func splitStatements(sql string) []string {
 // recorded: filling tables that SQL alone cannot fill from the data already stored. Each must be
 // idempotent, as the statements are.
 var afterMigration = map[uint32]func(*Store, context.Context) error{
-	4: (*Store).refreshAll, // placements and current_gaps from deployments, scores and events
+	// placements and current_gaps from deployments, scores and events (coverage_live comes later)
+	4: func(s *Store, ctx context.Context) error { return s.refreshAll(ctx, false) },
+	// coverage_live from the placements
+	9: func(s *Store, ctx context.Context) error { return s.refreshAll(ctx, true) },
 }
 
 const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (

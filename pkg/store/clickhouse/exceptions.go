@@ -135,8 +135,9 @@ func (s *Store) ExceptionAudit(ctx context.Context, q store.ExceptionQuery) ([]s
 // acceptance is how queries over placements tell accepted gaps: the exceptions active at a
 // time, as SQL.
 type acceptance struct {
-	terms []string
-	args  []any
+	terms   []string
+	covered []string // per exception, whether a placement has a gap it accepts
+	args    []any
 }
 
 // activeExceptions reads the exceptions of org (all orgs when empty) active at at.
@@ -171,6 +172,7 @@ func (s *Store) activeExceptions(ctx context.Context, org string, at time.Time) 
 		}
 		a.args = append(a.args, chgo.Named(p+"code", e.Code))
 		a.terms = append(a.terms, "if("+strings.Join(conds, " AND ")+", [@"+p+"code], emptyArrayString())")
+		a.covered = append(a.covered, "("+strings.Join(conds, " AND ")+" AND has(gap_codes, @"+p+"code))")
 	}
 	return a, nil
 }
@@ -184,4 +186,13 @@ func (a acceptance) open() string {
 		return "with_gaps"
 	}
 	return "toUInt8(with_gaps = 1 AND NOT hasAll(arrayConcat(" + strings.Join(a.terms, ", ") + "), gap_codes))"
+}
+
+// anyCovered returns the condition, over a row of placements, that an exception accepts one of
+// its gaps: false when no exception is active.
+func (a acceptance) anyCovered() string {
+	if len(a.covered) == 0 {
+		return "0"
+	}
+	return "(" + strings.Join(a.covered, " OR ") + ")"
 }

@@ -73,6 +73,6 @@ func MigrationVersions() ([]uint32, error) {
 	return vs, err
 }
 
-// RefreshAll recomputes the placements and gap feed of every artifact in s, as the migration that
-// created them does.
-func RefreshAll(ctx context.Context, s *Store) error { return s.refreshAll(ctx) }
+// RefreshAll recomputes the placements, gap feed and coverage cube of every artifact in s, as the
+// migrations that created them do.
+func RefreshAll(ctx context.Context, s *Store) error { return s.refreshAll(ctx, true) }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	chgo "github.com/ClickHouse/clickhouse-go/v2"
@@ -24,42 +25,41 @@ const (
 	selectStoredGapEvents = `SELECT DISTINCT digest, environment, code, evaluation_id, state FROM gap_events
 		WHERE (digest, environment, code, evaluation_id, state) IN (?)`
 
-	// A page of the gap feed is read in two steps. The first finds the keys of the page: the rows
-	// of current_gaps (one per gap ever found) in the states asked for ({states}) and matching
-	// the filters ({filters}), after the cursor, in feed order, that are the newest row of their
-	// key (what FINAL keeps). Reducing the whole table with FINAL, then sorting it, takes a
-	// second at a million gaps; instead, gapsThreshold finds the opening time @z_ns of the
-	// @n-th row after the cursor's time, reading only the opening times and the columns
-	// filtered; gapsCandidates reads the rows up to it (PREWHERE reads the other columns only
-	// of the granules holding such rows), and gapsNewest the newest version of their keys,
-	// through the primary key. Stale rows (superseded, not yet merged away) are dropped; when
-	// too few rows are left, Gaps reads further.
+	// A page of the gap feed is read from gap_feed (migration 0009), which holds the feed in
+	// its order, through its primary key; the rows in the states asked for ({states}) and
+	// matching the filters ({filters}), after the cursor, are candidates. gapsThreshold finds an
+	// opening time @z_ns up to which there are @n candidates at least: the greatest of the first
+	// @n candidates read, by one thread, which reads the parts of the table in order and stops
+	// there — the first candidates of the biggest part, when it holds enough; count() says
+	// whether there are @n at all. gapsCandidates reads the candidates up to it, in feed order.
+	// gapItems then reads their items from current_gaps, through its primary key: a candidate is
+	// the item only when its version is the item's (it was written by the same refresh), others
+	// were superseded or left behind; when too few are left, Gaps reads further.
 	gapsThreshold = `
-		SELECT opened_ns
-		FROM current_gaps
-		WHERE state IN ({states}){filters} AND opened_ns > @a_ns
-		ORDER BY opened_ns
-		LIMIT @n, 1`
+		SELECT count(), max(opened_ns)
+		FROM (
+			SELECT opened_ns
+			FROM gap_feed
+			WHERE opened_ns >= @a_ns AND (opened_ns, digest, environment, code) > (@a_ns, @a_digest, @a_env, @a_code)
+				AND state IN ({states}){filters}
+			LIMIT @n
+		)
+		SETTINGS max_threads = 1`
 
 	gapsCandidates = `
 		SELECT digest, environment, code, opened_ns, version
-		FROM current_gaps
-		PREWHERE opened_ns >= @a_ns AND opened_ns <= @z_ns
-		WHERE state IN ({states}){filters}
+		FROM gap_feed
+		WHERE opened_ns >= @a_ns AND opened_ns <= @z_ns
 			AND (opened_ns, digest, environment, code) > (@a_ns, @a_digest, @a_env, @a_code)
+			AND state IN ({states}){filters}
 		ORDER BY opened_ns, digest, environment, code`
 
-	gapsNewest = `
-		SELECT digest, environment, code, max(version)
-		FROM current_gaps
-		WHERE (digest, environment, code) IN (?)
-		GROUP BY digest, environment, code`
-
-	// gapItems is the second step: the items of the page's keys, through the primary key.
+	// gapItems reads the rows of a set of keys, with their versions, through the primary key;
+	// the newest of each key is its item (what FINAL keeps, which is slower here).
 	gapItems = `
 		SELECT state, digest, repository, environment, org, team, code, severity, message, rule, level,
-			opened_ns, closed_ns
-		FROM current_gaps FINAL
+			opened_ns, closed_ns, version
+		FROM current_gaps
 		WHERE (digest, environment, code) IN (?)`
 
 	// gapsVersion is the number of items of the feed and the XOR of their hashes (each row's
@@ -72,15 +72,18 @@ const (
 	// gapsVersionByParts computes what gapsVersion does without reducing the whole table with
 	// FINAL, which takes most of a second at a million gaps. A merged part holds one row per
 	// key, so only the keys that also have rows in other parts (few: those written since the
-	// last merges) can have stale rows. It sums three parts, by k: 1, the matching rows of the
-	// biggest part (@big, a merged one); 2, those of them whose keys have rows in other parts,
-	// to take away; 3, those keys' newest rows that match, reduced with FINAL through the
-	// primary key.
-	gapsVersionByParts = `
-		SELECT 1 AS k, count(), groupBitXor(item_hash)
+	// last merges) can have stale rows. It sums three parts: 1 (gapsVersionBig), the matching
+	// rows of the biggest part (@big, a merged one); 2 (k 2 of gapsVersionRest), those of them
+	// whose keys have rows in other parts, to take away; 3 (k 3), those keys' newest rows that
+	// match, reduced with FINAL through the primary key. Parts never change: the first sum,
+	// which reads the most, is kept for as long as the part is the biggest (see partSums), and
+	// the others are nothing when the table is one part.
+	gapsVersionBig = `
+		SELECT count(), groupBitXor(item_hash)
 		FROM current_gaps
-		WHERE _part = @big AND state IN ({states}){filters}
-		UNION ALL
+		WHERE _part = @big AND state IN ({states}){filters}`
+
+	gapsVersionRest = `
 		SELECT 2 AS k, count(), groupBitXor(item_hash)
 		FROM current_gaps
 		WHERE _part = @big AND (digest, environment, code) IN
@@ -93,10 +96,10 @@ const (
 				(SELECT digest, environment, code FROM current_gaps WHERE _part != @big)
 			AND state IN ({states}){filters}`
 
-	// selectGapParts lists the active parts of current_gaps, the biggest first, and whether each
-	// was merged (level > 0).
+	// selectGapParts lists the active parts of current_gaps, the biggest first: each one's name,
+	// whether it was merged (level > 0), its rows and when it was written.
 	selectGapParts = `
-		SELECT name, level > 0
+		SELECT name, level > 0, toString(rows), toString(modification_time)
 		FROM system.parts
 		WHERE database = currentDatabase() AND table = 'current_gaps' AND active
 		ORDER BY rows DESC, name`
@@ -217,117 +220,97 @@ func (s *Store) Gaps(ctx context.Context, q store.GapQuery) ([]store.GapItem, st
 	}
 	after, _ := q.AfterKey() // valid: checked above
 	limit := q.PageSize()
-	keys, err := s.gapKeys(ctx, q, after, limit+1)
+	items, err := s.gapPage(ctx, q, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading gaps: %w", err)
 	}
 	next := ""
-	if len(keys) > limit {
-		keys = keys[:limit]
-		next = keys[limit-1].Cursor()
-	}
-	items, err := s.gapItems(ctx, keys)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading gaps: %w", err)
+	if len(items) > limit {
+		items = items[:limit]
+		next = items[limit-1].Key().Cursor()
 	}
 	return items, next, nil
 }
 
-// gapKeys returns the keys of the first n items of q's feed after the cursor after, in feed
-// order (see gapsThreshold): it reads the rows up to the opening time of the n-th row after the
-// cursor's time, then, when stale rows leave fewer than n, up to that of the 4n-th, and so on.
-func (s *Store) gapKeys(ctx context.Context, q store.GapQuery, after store.GapKey, n int) ([]store.GapKey, error) {
+// gapPlace is the identity of a gap: its key in current_gaps.
+type gapPlace struct{ digest, environment, code string }
+
+// gapPage returns the first n items of q's feed after the cursor after, in feed order (see
+// gapsThreshold): it reads the candidates up to the opening time of the n-th, then, when stale
+// ones leave fewer than n items, up to that of the 4n-th, and so on.
+func (s *Store) gapPage(ctx context.Context, q store.GapQuery, after store.GapKey, n int) ([]store.GapItem, error) {
 	_, filters := gapFilters(q)
 	cursor := []any{chgo.Named("a_ns", uint64(after.OpenedAt)), chgo.Named("a_digest", string(after.Digest)),
 		chgo.Named("a_env", after.Environment), chgo.Named("a_code", after.Code)}
 	threshold, _ := gapQuery(gapsThreshold, q)
 	candidates, _ := gapQuery(gapsCandidates, q)
 	for want := n; ; want *= 4 {
-		// The opening time of the want-th row after the cursor's time: the rows at the cursor's
-		// time come on top, so that up to it there are at least want rows after the cursor.
-		upTo, bounded := uint64(math.MaxUint64), false
-		err := s.scanRows(ctx, threshold, append(slices.Clip(filters), chgo.Named("a_ns", uint64(after.OpenedAt)),
-			chgo.Named("n", uint64(want-1))), func(scan func(...any) error) error {
-			bounded = true
-			return scan(&upTo)
-		})
+		var found, upTo uint64
+		err := s.conn.QueryRow(ctx, threshold, append(slices.Clip(filters), append(slices.Clip(cursor),
+			chgo.Named("n", uint64(want)))...)...).Scan(&found, &upTo)
 		if err != nil {
 			return nil, err
 		}
+		bounded := found >= uint64(want)
+		if !bounded {
+			upTo = math.MaxUint64
+		}
 		type row struct {
-			key     store.GapKey
+			place   gapPlace
 			version uint64
 		}
 		var rows []row
-		err = s.scanRows(ctx, candidates, append(slices.Clip(filters), append(cursor, chgo.Named("z_ns", upTo))...),
+		var set []chgo.GroupSet
+		err = s.scanRows(ctx, candidates, append(slices.Clip(filters), append(slices.Clip(cursor), chgo.Named("z_ns", upTo))...),
 			func(scan func(...any) error) error {
 				var r row
-				var digest string
 				var openedNs uint64
-				if err := scan(&digest, &r.key.Environment, &r.key.Code, &openedNs, &r.version); err != nil {
+				if err := scan(&r.place.digest, &r.place.environment, &r.place.code, &openedNs, &r.version); err != nil {
 					return err
 				}
-				r.key.Digest, r.key.OpenedAt = evidence.Digest(digest), int64(openedNs)
 				rows = append(rows, r)
+				set = append(set, chgo.GroupSet{Value: []any{r.place.digest, r.place.environment, r.place.code}})
 				return nil
 			})
 		if err != nil {
 			return nil, err
 		}
-		type place struct{ digest, environment, code string }
-		newest := map[place]uint64{}
-		if len(rows) > 0 {
-			set := make([]chgo.GroupSet, len(rows))
-			for i, r := range rows {
-				set[i] = chgo.GroupSet{Value: []any{string(r.key.Digest), r.key.Environment, r.key.Code}}
-			}
-			err = s.scanRows(ctx, gapsNewest, []any{set}, func(scan func(...any) error) error {
-				var p place
-				var v uint64
-				if err := scan(&p.digest, &p.environment, &p.code, &v); err != nil {
-					return err
-				}
-				newest[p] = v
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
+		current, err := s.gapItems(ctx, set)
+		if err != nil {
+			return nil, err
 		}
-		var keys []store.GapKey
+		items := []store.GapItem{}
 		for _, r := range rows {
-			p := place{string(r.key.Digest), r.key.Environment, r.key.Code}
-			if v, ok := newest[p]; ok && v == r.version {
-				keys = append(keys, r.key)
-				delete(newest, p) // one row per key, as FINAL keeps
+			if it, ok := current[r.place]; ok && it.version == r.version {
+				items = append(items, it.item)
+				delete(current, r.place) // once, should a key be there twice
 			}
 		}
-		if len(keys) >= n || !bounded {
-			return keys[:min(len(keys), n)], nil
+		if len(items) >= n || !bounded {
+			return items[:min(len(items), n)], nil
 		}
 	}
 }
 
-// gapItems reads the items of keys, in their order. An item changed since its key was read is
-// returned as it is now.
-func (s *Store) gapItems(ctx context.Context, keys []store.GapKey) ([]store.GapItem, error) {
-	items := make([]store.GapItem, 0, len(keys))
-	if len(keys) == 0 {
-		return items, nil
+// versionedItem is an item of the feed and the version of its row.
+type versionedItem struct {
+	item    store.GapItem
+	version uint64
+}
+
+// gapItems reads the items of the keys in set, with their versions: each key's newest row.
+func (s *Store) gapItems(ctx context.Context, set []chgo.GroupSet) (map[gapPlace]versionedItem, error) {
+	out := map[gapPlace]versionedItem{}
+	if len(set) == 0 {
+		return out, nil
 	}
-	type place struct{ digest, environment, code string }
-	set := make([]chgo.GroupSet, len(keys))
-	for i, k := range keys {
-		set[i] = chgo.GroupSet{Value: []any{string(k.Digest), k.Environment, k.Code}}
-	}
-	byKey := map[place]store.GapItem{}
 	err := s.scanRows(ctx, gapItems, []any{set}, func(scan func(...any) error) error {
 		var g store.GapItem
 		var digest string
 		var level uint8
-		var openedNs, closedNs uint64
+		var openedNs, closedNs, version uint64
 		if err := scan(&g.State, &digest, &g.Image.Repository, &g.Environment, &g.Org, &g.Team, &g.Code, &g.Severity,
-			&g.Message, &g.Rule, &level, &openedNs, &closedNs); err != nil {
+			&g.Message, &g.Rule, &level, &openedNs, &closedNs, &version); err != nil {
 			return err
 		}
 		g.Image.Digest, g.SLSALevel = evidence.Digest(digest), evidence.Level(level)
@@ -337,18 +320,13 @@ func (s *Store) gapItems(ctx context.Context, keys []store.GapKey) ([]store.GapI
 			at := time.Unix(0, int64(closedNs)).UTC()
 			g.ClosedAt = &at
 		}
-		byKey[place{digest, g.Environment, g.Code}] = g
+		p := gapPlace{digest, g.Environment, g.Code}
+		if old, ok := out[p]; !ok || version > old.version {
+			out[p] = versionedItem{g, version}
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if g, ok := byKey[place{string(k.Digest), k.Environment, k.Code}]; ok {
-			items = append(items, g)
-		}
-	}
-	return items, nil
+	return out, err
 }
 
 // GapsVersion returns a tag of everything Gaps returns for q, whatever its limit and cursor: the
@@ -372,37 +350,51 @@ func (s *Store) GapsVersion(ctx context.Context, q store.GapQuery) (string, erro
 	return fmt.Sprintf("%d-%016x", n, hash), nil
 }
 
-// gapsVersionByParts computes the feed's count and hash with gapsVersionByParts. ok is false
-// when it cannot: the biggest part was not merged (it may hold a key twice), or the parts
-// changed while it read them, three times running.
+// gapsVersionByParts computes the feed's count and hash with gapsVersionBig and
+// gapsVersionRest. ok is false when it cannot: the biggest part was not merged (it may hold a
+// key twice), or the parts changed while it read them, three times running.
 func (s *Store) gapsVersionByParts(ctx context.Context, q store.GapQuery) (n, hash uint64, ok bool, err error) {
-	query, args := gapQuery(gapsVersionByParts, q)
+	bigQuery, args := gapQuery(gapsVersionBig, q)
+	restQuery, _ := gapQuery(gapsVersionRest, q)
+	key := fmt.Sprint(bigQuery, args)
 	parts, merged, err := s.gapParts(ctx)
 	if err != nil || !merged {
 		return 0, 0, false, err
 	}
 	for range 3 {
-		var sums [4]struct{ n, hash uint64 }
-		err := s.scanRows(ctx, query, append(slices.Clip(args), chgo.Named("big", parts[0])),
-			func(scan func(...any) error) error {
+		bigArgs := append(slices.Clip(args), chgo.Named("big", parts[0].name))
+		big, cached := s.gapSums.get(parts[0], key)
+		if !cached {
+			if err := s.conn.QueryRow(ctx, bigQuery, bigArgs...).Scan(&big[0], &big[1]); err != nil {
+				return 0, 0, false, err
+			}
+		}
+		var rest [4][2]uint64
+		if len(parts) > 1 {
+			err := s.scanRows(ctx, restQuery, bigArgs, func(scan func(...any) error) error {
 				var k uint8
 				var n, hash uint64
 				if err := scan(&k, &n, &hash); err != nil {
 					return err
 				}
-				sums[k%4].n, sums[k%4].hash = n, hash
+				rest[k%4] = [2]uint64{n, hash}
 				return nil
 			})
-		if err != nil {
-			return 0, 0, false, err
+			if err != nil {
+				return 0, 0, false, err
+			}
+		} else if cached {
+			// Nothing else was read: the part was there when it was cached.
+			return big[0], big[1], true, nil
 		}
-		// Parts never change: the same parts before and after are the parts read.
+		// The same parts before and after are the parts read.
 		now, merged, err := s.gapParts(ctx)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		if slices.Equal(now, parts) {
-			return sums[1].n - sums[2].n + sums[3].n, sums[1].hash ^ sums[2].hash ^ sums[3].hash, true, nil
+			s.gapSums.put(parts[0], key, big)
+			return big[0] - rest[2][0] + rest[3][0], big[1] ^ rest[2][1] ^ rest[3][1], true, nil
 		}
 		if parts = now; !merged {
 			return 0, 0, false, nil
@@ -411,22 +403,56 @@ func (s *Store) gapsVersionByParts(ctx context.Context, q store.GapQuery) (n, ha
 	return 0, 0, false, nil
 }
 
-// gapParts returns the names of the active parts of current_gaps, the biggest first, and
-// whether the biggest was merged; none and false when the table is empty.
-func (s *Store) gapParts(ctx context.Context) ([]string, bool, error) {
-	var names []string
+// gapPart identifies an active part of current_gaps: its name, and, should the table be made
+// anew (part names start over), its size and time.
+type gapPart struct{ name, rows, modified string }
+
+// gapParts returns the active parts of current_gaps, the biggest first, and whether the biggest
+// was merged; none and false when the table is empty.
+func (s *Store) gapParts(ctx context.Context) ([]gapPart, bool, error) {
+	var parts []gapPart
 	merged := false
 	err := s.scanRows(ctx, selectGapParts, nil, func(scan func(...any) error) error {
-		var name string
+		var p gapPart
 		var m uint8
-		if err := scan(&name, &m); err != nil {
+		if err := scan(&p.name, &m, &p.rows, &p.modified); err != nil {
 			return err
 		}
-		if len(names) == 0 {
+		if len(parts) == 0 {
 			merged = m == 1
 		}
-		names = append(names, name)
+		parts = append(parts, p)
 		return nil
 	})
-	return names, merged, err
+	return parts, merged, err
+}
+
+// maxPartSums bounds how many queries partSums keeps the sums of.
+const maxPartSums = 1024
+
+// partSums keeps, per query of the feed's version, the count and hash of the rows of the
+// biggest part of current_gaps that it matches: a part never changes, so they hold for as long
+// as the part is the biggest. It is safe for concurrent use.
+type partSums struct {
+	mu   sync.Mutex
+	part gapPart
+	sums map[string][2]uint64 // by query and arguments
+}
+
+// get returns the sums of query key in part p, if kept.
+func (c *partSums) get(p gapPart, key string) ([2]uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.sums[key]
+	return v, ok && c.part == p
+}
+
+// put keeps the sums v of query key in part p, forgetting those of any other part.
+func (c *partSums) put(p gapPart, key string, v [2]uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.part != p || len(c.sums) >= maxPartSums {
+		c.part, c.sums = p, map[string][2]uint64{}
+	}
+	c.sums[key] = v
 }

@@ -14,27 +14,32 @@ import (
 )
 
 const (
-	// coverageQuery counts, per level, the artifacts deployed where the filter (%s) matches and
-	// not ended: each at the highest current level over its matching environments (0 when
-	// unscored), verified or with gaps when any current score there is. It reads the placements
-	// (one row per artifact and (org, team, environment) group of its deployments, kept on
-	// write: see refresh), reduced with FINAL, and no other table.
-	// coverageQuery counts, per level, the artifacts running where {where} matches: each at its
-	// highest level there, verified, with open gaps ({open}: gaps no active exception accepts)
-	// or with gaps all accepted when any of its placements there is.
-	coverageQuery = `
-		SELECT level, count(), sum(verified), sum(a_open), sum(a_gapped AND NOT a_open)
+	// coverageCellQuery reads a cell of the coverage cube kept on write (coverage_live, digest
+	// ''; see refresh): the sum of its rows, through the primary key. It counts gaps accepted
+	// or not as with_gaps.
+	coverageCellQuery = `
+		SELECT sum(total), sum(l0), sum(l1), sum(l2), sum(l3), sum(verified), sum(with_gaps)
+		FROM coverage_live
+		WHERE digest = '' AND dims = @dims AND org = @org AND team = @team AND environment = @env`
+
+	// acceptedQuery counts the artifacts running where {where} matches that have gaps there,
+	// every one accepted by an active exception ({open}: gaps no exception accepts), among the
+	// artifacts with a placement there holding a gap an exception accepts ({covered}; found
+	// without FINAL, as a stale row only adds a candidate), whose placements are read with
+	// FINAL through the primary key.
+	acceptedQuery = `
+		SELECT count()
 		FROM (
-			SELECT digest, max(p_level) AS level, max(p_verified) AS verified, max(p_open) AS a_open,
-				max(p_gapped) AS a_gapped
+			SELECT digest, max(p_open) AS a_open, max(with_gaps) AS a_gapped
 			FROM (
-				SELECT digest, level AS p_level, verified AS p_verified, {open} AS p_open, with_gaps AS p_gapped
+				SELECT digest, {open} AS p_open, with_gaps
 				FROM placements FINAL
-				WHERE running = 1 AND {where}
+				WHERE running = 1 AND {where} AND digest IN (
+					SELECT digest FROM placements WHERE running = 1 AND with_gaps = 1 AND {where} AND {covered})
 			)
 			GROUP BY digest
 		)
-		GROUP BY level`
+		WHERE a_gapped = 1 AND a_open = 0`
 
 	// The readers of artifact details take a set of digests (a GroupSet), so that one query
 	// serves one artifact or a batch of them.
@@ -61,9 +66,53 @@ const (
 )
 
 // Coverage counts the artifacts deployed where q matches, by their highest current level in the
-// matching environments; deployments whose latest observation ended them do not count. It
-// returns an error only when the server fails.
+// matching environments; deployments whose latest observation ended them do not count. It reads
+// the cell of the coverage cube kept on write for q's filters, and, when exceptions are active,
+// the placements of the artifacts with gaps they accept. It returns an error only when the
+// server fails.
 func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Coverage, error) {
+	c := store.Coverage{ByLevel: map[string]int{}}
+	for l := evidence.Level(0); l <= 3; l++ {
+		c.ByLevel[l.String()] = 0
+	}
+	cell := coverageCell{org: store.RollupAll, team: store.RollupAll, environment: store.RollupAll}
+	conds := []string{"1"}
+	var args []any
+	for _, f := range []struct {
+		column, value string
+		label         *string
+		bit           uint8
+	}{
+		{"org", q.Org, &cell.org, 1}, {"team", q.Team, &cell.team, 2}, {"environment", q.Environment, &cell.environment, 4},
+	} {
+		if f.value == store.RollupAll {
+			return c, nil // not a label: nothing is deployed there
+		}
+		if f.value != "" {
+			cell.dims |= f.bit
+			*f.label = f.value
+			conds = append(conds, f.column+" = @q_"+f.column)
+			args = append(args, chgo.Named("q_"+f.column, f.value))
+		}
+	}
+	var n coverageCount
+	err := s.conn.QueryRow(ctx, coverageCellQuery, chgo.Named("dims", cell.dims), chgo.Named("org", cell.org),
+		chgo.Named("team", cell.team), chgo.Named("env", cell.environment)).
+		Scan(&n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6])
+	if err != nil {
+		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
+	}
+	c.Total = int(n[0])
+	for l := range 4 {
+		c.ByLevel[evidence.Level(l).String()] = int(n[1+l])
+	}
+	c.VerifiedProvenance, c.WithGaps = int(n[5]), int(n[6])
+
+	// Gaps that active exceptions accept: the artifacts whose gaps all are count as accepted
+	// rather than with gaps.
+	if c.WithGaps == 0 {
+		return c, nil
+	}
 	at := q.At
 	if at.IsZero() {
 		at = time.Now()
@@ -72,41 +121,17 @@ func (s *Store) Coverage(ctx context.Context, q store.CoverageQuery) (store.Cove
 	if err != nil {
 		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
 	}
-	conds := []string{"1"}
-	args := acc.args
-	for _, f := range []struct{ column, value string }{
-		{"org", q.Org}, {"team", q.Team}, {"environment", q.Environment},
-	} {
-		if f.value != "" {
-			conds = append(conds, f.column+" = @q_"+f.column)
-			args = append(args, chgo.Named("q_"+f.column, f.value))
-		}
+	if len(acc.covered) == 0 {
+		return c, nil
 	}
-	c := store.Coverage{ByLevel: map[string]int{}}
-	for l := evidence.Level(0); l <= 3; l++ {
-		c.ByLevel[l.String()] = 0
+	query := strings.NewReplacer("{open}", acc.open(), "{covered}", acc.anyCovered(),
+		"{where}", strings.Join(conds, " AND ")).Replace(acceptedQuery)
+	var accepted uint64
+	if err := s.conn.QueryRow(ctx, query, append(args, acc.args...)...).Scan(&accepted); err != nil {
+		return store.Coverage{}, fmt.Errorf("reading accepted gaps: %w", err)
 	}
-	query := strings.NewReplacer("{open}", acc.open(), "{where}", strings.Join(conds, " AND ")).Replace(coverageQuery)
-	rows, err := s.conn.Query(ctx, query, args...)
-	if err != nil {
-		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var level uint8
-		var n, verified, withGaps, accepted uint64
-		if err := rows.Scan(&level, &n, &verified, &withGaps, &accepted); err != nil {
-			return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
-		}
-		c.Total += int(n)
-		c.ByLevel[evidence.Level(level).String()] += int(n)
-		c.VerifiedProvenance += int(verified)
-		c.WithGaps += int(withGaps)
-		c.Accepted += int(accepted)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Coverage{}, fmt.Errorf("reading coverage: %w", err)
-	}
+	c.Accepted = int(accepted)
+	c.WithGaps -= c.Accepted
 	return c, nil
 }
 

@@ -12,13 +12,16 @@ import (
 	"github.com/aspmhq/aspm/pkg/store"
 )
 
-// The derived current state of artifacts: placements and current_gaps (migration 0004). Every
-// write that can change an artifact's state — an evaluation, gap events — ends by refreshing
-// the artifact: its state is recomputed from the tables it derives from (the current scores,
-// the deployments, the gap events), compared with the stored state, and the rows that differ
-// are written with a new version. Because each refresh starts from the sources, the order of
-// writes does not matter; two refreshes of one artifact racing may leave a stale row, which the
-// artifact's next write repairs.
+// The derived current state of artifacts: placements and current_gaps (migration 0004), and
+// what readers read instead of them (migration 0009): the gap feed in reading order, gap_feed,
+// and the artifacts' counts in the coverage cube, coverage_live. Every write that can change an
+// artifact's state — an evaluation, gap events — ends by refreshing the artifact: its state is
+// recomputed from the tables it derives from (the current scores, the deployments, the gap
+// events), compared with the stored state, and the rows that differ are written with a new
+// version (to coverage_live, the difference of the counts). Because each refresh starts from
+// the sources, the order of writes does not matter; two refreshes of one artifact racing may
+// leave a stale row, or count it twice in coverage_live, which the artifact's next write
+// repairs.
 
 const (
 	insertPlacement = `INSERT INTO placements (digest, org, team, environment, running, repository, cluster,
@@ -26,6 +29,11 @@ const (
 
 	insertCurrentGap = `INSERT INTO current_gaps (digest, environment, code, state, repository, org, team, severity,
 		message, rule, level, opened_ns, closed_ns, item_hash, version)`
+
+	insertFeed = `INSERT INTO gap_feed (opened_ns, digest, environment, code, state, org, team, severity, version)`
+
+	insertCoverage = `INSERT INTO coverage_live (digest, dims, org, team, environment, total, l0, l1, l2, l3, verified,
+		with_gaps)`
 
 	// The reads of a refresh take a set of digests and go through each table's primary key.
 	selectRefreshDeployments = `SELECT digest, org, team, environment, ended_ns, repository, cluster, namespace,
@@ -46,6 +54,11 @@ const (
 	selectStoredGaps = `SELECT digest, environment, code, state, repository, org, team, severity, message, rule,
 		level, opened_ns, closed_ns
 		FROM current_gaps FINAL WHERE digest IN ?`
+
+	selectStoredCoverage = `SELECT digest, dims, org, team, environment, sum(total), sum(l0), sum(l1), sum(l2),
+		sum(l3), sum(verified), sum(with_gaps)
+		FROM coverage_live WHERE digest IN ?
+		GROUP BY digest, dims, org, team, environment`
 )
 
 // refreshBatch is how many artifacts a refresh reads at once.
@@ -122,43 +135,136 @@ type sources struct {
 	events      map[string][]gapEventRow
 	placements  map[string][]placement
 	gaps        map[string][]gapRow
+	coverage    map[string]map[coverageCell]coverageCount // digest → its net counts in coverage_live
+}
+
+// coverageCell is a cell of the coverage cube: org, team and environment labels, or '*' where
+// dims (1 org, 2 team, 4 environment) says they are not.
+type coverageCell struct {
+	dims                   uint8
+	org, team, environment string
+}
+
+// coverageCount is what a cell of coverage_live counts: total, l0 to l3, verified, with_gaps.
+type coverageCount [7]int64
+
+// coverageCells returns the cells of the cube that the running placements ps (one artifact's)
+// count the artifact in, each with its counts there: 1 in total, in the column of its highest
+// level, and in verified and with_gaps when any placement there is.
+func coverageCells(ps []placement) map[coverageCell]coverageCount {
+	type best struct{ level, verified, gaps uint8 }
+	agg := map[coverageCell]best{}
+	for _, p := range ps {
+		if p.running != 1 {
+			continue
+		}
+		for dims := range uint8(8) {
+			c := coverageCell{dims, store.RollupAll, store.RollupAll, store.RollupAll}
+			if dims&1 != 0 {
+				c.org = p.org
+			}
+			if dims&2 != 0 {
+				c.team = p.team
+			}
+			if dims&4 != 0 {
+				c.environment = p.environment
+			}
+			b := agg[c]
+			agg[c] = best{max(b.level, p.level), max(b.verified, p.verified), max(b.gaps, p.withGaps)}
+		}
+	}
+	out := make(map[coverageCell]coverageCount, len(agg))
+	for c, b := range agg {
+		var n coverageCount
+		n[0], n[5], n[6] = 1, int64(b.verified), int64(b.gaps)
+		if b.level <= 3 {
+			n[1+b.level] = 1
+		}
+		out[c] = n
+	}
+	return out
 }
 
 // refresh recomputes the current state of the artifacts ds and writes what changed.
 func (s *Store) refresh(ctx context.Context, ds []evidence.Digest) error {
+	return s.refreshState(ctx, ds, true)
+}
+
+// refreshState is refresh, leaving coverage_live and gap_feed alone unless readState is true
+// (before migration 0009 created them).
+func (s *Store) refreshState(ctx context.Context, ds []evidence.Digest, readState bool) error {
 	for chunk := range slices.Chunk(ds, refreshBatch) {
-		src, err := s.readSources(ctx, chunk)
+		src, err := s.readSources(ctx, chunk, readState)
 		if err != nil {
 			return fmt.Errorf("refreshing current state: %w", err)
 		}
-		var placeRows, gapRows [][]any
+		var placeRows, gapRows, feedRows, covRows [][]any
+		cube := map[coverageCell]coverageCount{}
 		for _, d := range chunk {
-			pr, gr := src.changes(string(d))
-			placeRows = append(placeRows, pr...)
-			gapRows = append(gapRows, gr...)
+			ch := src.changes(string(d))
+			placeRows = append(placeRows, ch.placements...)
+			gapRows = append(gapRows, ch.gaps...)
+			feedRows = append(feedRows, ch.feed...)
+			for c, n := range ch.coverage {
+				covRows = append(covRows, coverageRow(string(d), c, n))
+				sum := cube[c]
+				for i := range n {
+					sum[i] += n[i]
+				}
+				cube[c] = sum
+			}
+		}
+		for c, n := range cube {
+			if n != (coverageCount{}) {
+				covRows = append(covRows, coverageRow("", c, n))
+			}
 		}
 		version := s.nextVersion()
 		for _, r := range placeRows {
 			r[len(r)-1] = version
 		}
-		for _, r := range gapRows {
-			r[len(r)-1] = version
+		for _, rows := range [][][]any{gapRows, feedRows} {
+			for _, r := range rows {
+				r[len(r)-1] = version
+			}
 		}
 		if err := s.insert(ctx, insertPlacement, placeRows); err != nil {
 			return fmt.Errorf("refreshing placements: %w", err)
 		}
+		// gap_feed before current_gaps: a gap_feed row counts only once current_gaps has its
+		// version, and a refresh that fails between the two is done again, whole, by the
+		// re-delivery of its write.
+		if readState {
+			if err := s.insert(ctx, insertFeed, feedRows); err != nil {
+				return fmt.Errorf("refreshing the gap feed order: %w", err)
+			}
+		}
 		if err := s.insert(ctx, insertCurrentGap, gapRows); err != nil {
 			return fmt.Errorf("refreshing the gap feed: %w", err)
+		}
+		// The artifacts' rows and the cube's in one insert: they change together or not at all.
+		if !readState {
+			continue
+		}
+		if err := s.insert(ctx, insertCoverage, covRows); err != nil {
+			return fmt.Errorf("refreshing coverage: %w", err)
 		}
 	}
 	return nil
 }
 
-// readSources reads the sources and the stored state of the artifacts ds.
-func (s *Store) readSources(ctx context.Context, ds []evidence.Digest) (sources, error) {
+// coverageRow is a row of coverage_live.
+func coverageRow(digest string, c coverageCell, n coverageCount) []any {
+	return []any{digest, c.dims, c.org, c.team, c.environment, n[0], n[1], n[2], n[3], n[4], n[5], n[6]}
+}
+
+// readSources reads the sources and the stored state of the artifacts ds, their counts in
+// coverage_live only when coverage is true.
+func (s *Store) readSources(ctx context.Context, ds []evidence.Digest, coverage bool) (sources, error) {
 	src := sources{
 		deployments: map[string][]placement{}, heads: map[string][]head{}, events: map[string][]gapEventRow{},
 		placements: map[string][]placement{}, gaps: map[string][]gapRow{},
+		coverage: map[string]map[coverageCell]coverageCount{},
 	}
 	set := digestSet(ds)
 	reads := []struct {
@@ -215,6 +321,23 @@ func (s *Store) readSources(ctx context.Context, ds []evidence.Digest) (sources,
 			src.gaps[g.digest] = append(src.gaps[g.digest], g)
 			return nil
 		}},
+		{"coverage", selectStoredCoverage, func(scan func(...any) error) error {
+			var d string
+			var c coverageCell
+			var n coverageCount
+			if err := scan(&d, &c.dims, &c.org, &c.team, &c.environment, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5],
+				&n[6]); err != nil {
+				return err
+			}
+			if src.coverage[d] == nil {
+				src.coverage[d] = map[coverageCell]coverageCount{}
+			}
+			src.coverage[d][c] = n
+			return nil
+		}},
+	}
+	if !coverage {
+		reads = reads[:len(reads)-1]
 	}
 	for _, r := range reads {
 		if err := s.scanRows(ctx, r.query, []any{set}, r.scan); err != nil {
@@ -239,9 +362,18 @@ func (s *Store) scanRows(ctx context.Context, query string, args []any, fn func(
 	return rows.Err()
 }
 
+// stateChanges are the rows a refresh writes for an artifact, each row with a version to fill
+// in as its last value, and the changes to its counts in the coverage cube (non-zero ones only).
+type stateChanges struct {
+	placements, gaps, feed [][]any
+	coverage               map[coverageCell]coverageCount
+}
+
 // changes returns the placements and current_gaps rows of artifact d that differ from the
-// stored ones, each with a version to fill in as its last value.
-func (src sources) changes(d string) (placeRows, gapRows [][]any) {
+// stored ones, the gap_feed rows of those gaps (see migration 0009), and the changes to its
+// counts in the coverage cube.
+func (src sources) changes(d string) stateChanges {
+	var placeRows, gapRows, feedRows [][]any
 	heads := map[string]head{}
 	for _, h := range src.heads[d] {
 		heads[h.environment] = h
@@ -278,17 +410,34 @@ func (src sources) changes(d string) (placeRows, gapRows [][]any) {
 			order = append(order, k)
 		}
 	}
+	final := make([]placement, 0, len(order))
 	for _, k := range order {
 		p := groups[k]
 		p.level, p.verified, p.withGaps, p.codes = 0, 0, 0, []string{}
 		if h, ok := heads[k.environment]; ok {
 			p.level, p.verified, p.withGaps, p.codes = h.level, h.verified, flag(len(h.codes) > 0), h.codes
 		}
+		final = append(final, p)
 		if st, ok := stored[k]; ok && st.equal(p) {
 			continue
 		}
 		placeRows = append(placeRows, []any{d, p.org, p.team, p.environment, p.running, p.repository, p.cluster,
 			p.namespace, p.workload, p.level, p.verified, p.withGaps, p.codes, uint64(0)})
+	}
+
+	// Coverage: what the placements count, less what the artifact's rows already do.
+	cov := coverageCells(final)
+	for c, n := range src.coverage[d] {
+		want := cov[c]
+		for i := range want {
+			want[i] -= n[i]
+		}
+		cov[c] = want
+	}
+	for c, n := range cov {
+		if n == (coverageCount{}) {
+			delete(cov, c)
+		}
 	}
 
 	// The gap feed: every gap of a current score, evented or stored.
@@ -320,16 +469,26 @@ func (src sources) changes(d string) (placeRows, gapRows [][]any) {
 	}
 	for _, k := range keys {
 		g := feedItem(rows[k], heads[k.environment], running[k.environment], events[k])
-		if st, ok := storedGaps[k]; ok && st == g {
+		st, stored := storedGaps[k]
+		if stored && st == g {
 			continue
 		}
-		if _, ok := storedGaps[k]; !ok && g.state == "" {
+		if !stored && g.state == "" {
 			continue // never listed: nothing to say
 		}
 		gapRows = append(gapRows, []any{d, g.environment, g.code, g.state, g.repository, g.org, g.team, g.severity,
 			g.message, g.rule, g.level, g.openedNs, g.closedNs, g.hash(), uint64(0)})
+		// The item where it sorts in the feed now, and no longer where it sorted before.
+		if g.state != "" {
+			feedRows = append(feedRows, []any{g.openedNs, d, g.environment, g.code, g.state, g.org, g.team,
+				g.severity, uint64(0)})
+		}
+		if stored && st.state != "" && (st.openedNs != g.openedNs || g.state == "") {
+			feedRows = append(feedRows, []any{st.openedNs, d, st.environment, st.code, "", st.org, st.team,
+				st.severity, uint64(0)})
+		}
 	}
-	return placeRows, gapRows
+	return stateChanges{placements: placeRows, gaps: gapRows, feed: feedRows, coverage: cov}
 }
 
 // feedItem fills in g, a gap of an environment with current score h (zero when unscored), where
@@ -372,8 +531,8 @@ func feedItem(g gapRow, h head, running bool, events []gapEventRow) gapRow {
 }
 
 // refreshAll refreshes every artifact with deployments, scores or gap events: the state of data
-// written before the state tables existed (migration 0004).
-func (s *Store) refreshAll(ctx context.Context) error {
+// written before the state tables existed (migrations 0004 and, with readState, 0009).
+func (s *Store) refreshAll(ctx context.Context, readState bool) error {
 	var ds []evidence.Digest
 	err := s.scanRows(ctx, `SELECT DISTINCT digest FROM (
 			SELECT digest FROM deployments UNION ALL SELECT digest FROM scores_latest
@@ -389,5 +548,5 @@ func (s *Store) refreshAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing artifacts to refresh: %w", err)
 	}
-	return s.refresh(ctx, ds)
+	return s.refreshState(ctx, ds, readState)
 }

@@ -213,7 +213,7 @@ type LoadStats struct {
 // synthTables are the tables Load fills, and whose rows LoadStats counts.
 var synthTables = []string{"artifacts", "evidence", "artifact_documents", "deployments", "scores",
 	"scores_latest", "placements", "gap_events", "current_gaps", "sbom_components", "sbom_components_by_purl",
-	"sbom_documents", "coverage_cells", "coverage_rollups", "coverage_rollup_runs"}
+	"sbom_documents", "coverage_cells", "coverage_rollups", "coverage_rollup_runs", "coverage_live", "gap_feed"}
 
 // Load makes database cfg.Database hold data set s, rows shaped exactly as the store's write path
 // writes them, and returns the store opened on it. A database that already holds s, loaded into
@@ -332,6 +332,10 @@ const (
 		namespace, workload, level, verified, with_gaps, gap_codes, version)`
 	insertSynthGap = `INSERT INTO current_gaps (digest, environment, code, state, repository, org, team, severity,
 		message, rule, level, opened_ns, closed_ns, item_hash, version)`
+	insertSynthFeed = `INSERT INTO gap_feed (opened_ns, digest, environment, code, state, org, team, severity,
+		version)`
+	insertSynthCoverage = `INSERT INTO coverage_live (digest, dims, org, team, environment, total, l0, l1, l2, l3,
+		verified, with_gaps)`
 	insertSynthGapEvent = `INSERT INTO gap_events (digest, environment, code, evaluation_id, state, fingerprint, at,
 		at_ns, repository, org, team, severity, message, rule)`
 
@@ -394,6 +398,9 @@ func (s Synth) load(ctx context.Context, st *clickhouse.Store, conn driver.Conn)
 				return err
 			}
 		}
+		for c, n := range r.cube {
+			r.coverage = append(r.coverage, coverageRow("", c, n))
+		}
 		for _, b := range []struct {
 			query string
 			rows  [][]any
@@ -401,7 +408,7 @@ func (s Synth) load(ctx context.Context, st *clickhouse.Store, conn driver.Conn)
 			{insertSynthEvidence, r.evidence}, {insertSynthArtifactDocument, r.documents},
 			{insertSynthArtifact, r.artifacts}, {insertSynthDeployment, r.deployments}, {insertSynthScore, r.scores},
 			{insertSynthHead, r.heads}, {insertSynthGapEvent, r.events}, {insertSynthPlacement, r.placements},
-			{insertSynthGap, r.gaps},
+			{insertSynthGap, r.gaps}, {insertSynthFeed, r.feed}, {insertSynthCoverage, r.coverage},
 		} {
 			if err := insertRows(ctx, conn, b.query, b.rows); err != nil {
 				return err
@@ -455,7 +462,58 @@ func insertRows(ctx context.Context, conn driver.Conn, query string, rows [][]an
 
 // synthRows are the rows of a batch of artifacts, by table.
 type synthRows struct {
-	evidence, documents, artifacts, deployments, scores, heads, events, placements, gaps [][]any
+	evidence, documents, artifacts, deployments, scores, heads, events, placements, gaps, feed, coverage [][]any
+
+	cube map[coverageCell]coverageCount // the sums of the batch's cells, the rows of digest ''
+}
+
+// coverageCell and coverageCount are a cell of the coverage cube and its counts in
+// coverage_live (as state.go's): total, l0 to l3, verified, with_gaps.
+type coverageCell struct {
+	dims                   uint8
+	org, team, environment string
+}
+
+type coverageCount [7]int64
+
+// synthPlacement is what the cube counts of a running placement.
+type synthPlacement struct {
+	org, team, environment string
+	level, verified, gaps  uint8
+}
+
+// coverageCells returns the cells of the cube an artifact with running placements ps counts in,
+// with its counts there, as state.go's coverageCells.
+func coverageCells(ps []synthPlacement) map[coverageCell]coverageCount {
+	type best struct{ level, verified, gaps uint8 }
+	agg := map[coverageCell]best{}
+	for _, p := range ps {
+		for dims := range uint8(8) {
+			c := coverageCell{dims, store.RollupAll, store.RollupAll, store.RollupAll}
+			if dims&1 != 0 {
+				c.org = p.org
+			}
+			if dims&2 != 0 {
+				c.team = p.team
+			}
+			if dims&4 != 0 {
+				c.environment = p.environment
+			}
+			b := agg[c]
+			agg[c] = best{max(b.level, p.level), max(b.verified, p.verified), max(b.gaps, p.gaps)}
+		}
+	}
+	out := map[coverageCell]coverageCount{}
+	for c, b := range agg {
+		var n coverageCount
+		n[0], n[1+b.level], n[5], n[6] = 1, 1, int64(b.verified), int64(b.gaps)
+		out[c] = n
+	}
+	return out
+}
+
+func coverageRow(digest string, c coverageCell, n coverageCount) []any {
+	return []any{digest, c.dims, c.org, c.team, c.environment, n[0], n[1], n[2], n[3], n[4], n[5], n[6]}
 }
 
 func seconds(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
@@ -469,8 +527,9 @@ func flag(b bool) uint8 {
 
 // add appends the rows the write path writes for ev and events, written to an empty database
 // (so that every row is new): see WriteEvaluation, WriteGapEvents and refresh. The derived
-// state (current scores, placements, gap feed) follows from the shape of Synth's data: one
-// deployment per environment, one score per environment, events as GapEvents makes them.
+// state (current scores, placements, gap feed, coverage cube) follows from the shape of Synth's
+// data: one deployment per environment, one score per environment, events as GapEvents makes
+// them. The batch's cube rows (digest ”) are r.cube's, appended by the caller.
 func (r *synthRows) add(ev store.Evaluation, events []store.GapEvent, version uint64) error {
 	a := ev.Evidence
 	d := string(a.Image.Digest)
@@ -514,6 +573,7 @@ func (r *synthRows) add(ev store.Evaluation, events []store.GapEvent, version ui
 			e.Gap.Rule})
 		lastEvent[eventKey{e.Environment, e.Gap.Code}] = e // GapEvents lists each gap's events in time order
 	}
+	var live []synthPlacement
 	for k, sc := range ev.Scores {
 		sc.EvaluatedAt = sc.EvaluatedAt.UTC()
 		doc, err := json.Marshal(sc)
@@ -535,6 +595,10 @@ func (r *synthRows) add(ev store.Evaluation, events []store.GapEvent, version ui
 		r.placements = append(r.placements, []any{d, dep.Org, dep.Team, dep.Environment,
 			flag(running[dep.Environment]), dep.Image.Repository, dep.Cluster, dep.Namespace, dep.Workload,
 			uint8(sc.Level), flag(sc.VerifiedProvenance), flag(len(codes) > 0), codes, version})
+		if running[dep.Environment] {
+			live = append(live, synthPlacement{dep.Org, dep.Team, dep.Environment, uint8(sc.Level),
+				flag(sc.VerifiedProvenance), flag(len(codes) > 0)})
+		}
 		for _, g := range sc.Gaps {
 			item := synthGapRow{digest: d, environment: sc.Environment, code: g.Code, level: uint8(sc.Level)}
 			last, evented := lastEvent[eventKey{sc.Environment, g.Code}]
@@ -556,7 +620,20 @@ func (r *synthRows) add(ev store.Evaluation, events []store.GapEvent, version ui
 			r.gaps = append(r.gaps, []any{d, item.environment, item.code, item.state, item.repository, item.org,
 				item.team, item.severity, item.message, item.rule, item.level, item.openedNs, item.closedNs,
 				item.hash(), version})
+			r.feed = append(r.feed, []any{item.openedNs, d, item.environment, item.code, item.state, item.org,
+				item.team, item.severity, version})
 		}
+	}
+	if r.cube == nil {
+		r.cube = map[coverageCell]coverageCount{}
+	}
+	for c, n := range coverageCells(live) {
+		r.coverage = append(r.coverage, coverageRow(d, c, n))
+		sum := r.cube[c]
+		for i := range n {
+			sum[i] += n[i]
+		}
+		r.cube[c] = sum
 	}
 	return nil
 }

@@ -52,6 +52,8 @@ var synthTables = map[string]string{
 	"coverage_cells":          "day, dims, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps",
 	"coverage_rollups":        "day, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps",
 	"coverage_rollup_runs":    "day",
+	"coverage_live":           "digest, dims, org, team, environment, total, l0, l1, l2, l3, verified, with_gaps",
+	"gap_feed":                "opened_ns, digest, environment, code, state, org, team, severity",
 }
 
 // TestSynthMatchesWritePath loads the small data set in bulk (Load) and through the store's
