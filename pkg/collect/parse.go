@@ -97,7 +97,10 @@ func (c *Collector) parseSBOM(ctx context.Context, ev *evidence.Evidence, data [
 		ev.Malformed = err.Error()
 		return
 	}
-	ev.SBOM = &doc.Summary
+	// A copy: a pointer into doc would keep all its components alive as long as ev (which the
+	// evidence cache keeps).
+	summary := doc.Summary
+	ev.SBOM = &summary
 	if c.docs == nil {
 		return
 	}
