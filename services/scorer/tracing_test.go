@@ -48,18 +48,7 @@ func TestScorerTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := scorer.New(scorer.Config{Bus: bus.Config{URL: ns.ClientURL()}}, scorer.Deps{Store: st, Policy: pol})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runScorer(t, scorer.Config{Bus: bus.Config{URL: ns.ClientURL()}}, scorer.Deps{Store: st, Policy: pol})
 
 	t0 := time.Unix(1700000000, 0).UTC()
 	for _, env := range []string{"prod", "staging"} {

@@ -121,10 +121,10 @@ func (w vsaWorld) observe(t *testing.T, b *bus.Bus, img evidence.ImageRef, trigg
 }
 
 // runScorer runs a scorer until the returned function (or the test's cleanup) stops it.
-func runScorer(t *testing.T, cfg scorer.Config, st *sqlite.Store, pol *policy.Engine) (stop func()) {
+func runScorer(t *testing.T, cfg scorer.Config, deps scorer.Deps) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	svc, err := scorer.New(cfg, scorer.Deps{Store: st, Policy: pol})
+	svc, err := scorer.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestIssueVSA(t *testing.T) {
 		Bus: bus.Config{URL: ns.ClientURL()},
 		VSA: scorer.VSAConfig{KeyPath: keyPath, Registry: oci.Config{Insecure: []string{w.host}}},
 	}
-	stop := runScorer(t, cfg, st, pol)
+	stop := runScorer(t, cfg, scorer.Deps{Store: st, Policy: pol})
 	ver, err := vsa.NewVerifier(vsa.PublicKey{Name: "scorer", Key: key.GetPublicKey()})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestIssueVSA(t *testing.T) {
 	}
 	// A restarted scorer, which remembers nothing, finds the VSAs in the registry.
 	stop()
-	runScorer(t, cfg, st, pol)
+	runScorer(t, cfg, scorer.Deps{Store: st, Policy: pol})
 	w.observe(t, b, pass, "rescan-2")
 	if h := waitScores(t, st, pass.Digest, 6); len(h) != 6 {
 		t.Fatalf("%d scores after the second rescan, want 6", len(h))
@@ -306,7 +306,7 @@ func TestIssueVSAPushFailure(t *testing.T) {
 	runScorer(t, scorer.Config{
 		Bus: bus.Config{URL: ns.ClientURL()},
 		VSA: scorer.VSAConfig{KeyPath: keyPath, Environments: []string{"prod"}, Registry: oci.Config{Retries: -1, Timeout: time.Second}},
-	}, st, pol)
+	}, scorer.Deps{Store: st, Policy: pol})
 	pass := w.image(t, "payments-api")
 	w.observe(t, b, pass, "deploy-1")
 	h := waitScores(t, st, pass.Digest, 2)
