@@ -351,57 +351,62 @@ func scored(ctx context.Context, st store.Reader, org string, n int) (int, error
 // waitScored waits until the scorer has handled want evidence messages, and returns how many
 // it handled.
 func waitScored(ctx context.Context, g prometheus.Gatherer, want int, progress io.Writer) (int, error) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	last := time.Now()
-	for {
-		m, err := read(g)
-		if err != nil {
-			return 0, err
-		}
-		ok, dead := int(m.counter("aspm_scorer_messages_total", "outcome", "ok")), m.counter("aspm_scorer_messages_total", "outcome", "dead")
-		if dead > 0 {
-			return ok, fmt.Errorf("bench: the scorer dead-lettered %v messages", dead)
+	ok, last := 0, time.Now()
+	err := poll(ctx, g, func(m metrics) (bool, error) {
+		ok = int(m.counter("aspm_scorer_messages_total", "outcome", "ok"))
+		if dead := m.counter("aspm_scorer_messages_total", "outcome", "dead"); dead > 0 {
+			return false, fmt.Errorf("bench: the scorer dead-lettered %v messages", dead)
 		}
 		if time.Since(last) > time.Second || ok >= want {
 			fmt.Fprintf(progress, "\r\033[Kscored %d/%d", ok, want)
 			last = time.Now()
 		}
-		if ok >= want {
-			fmt.Fprintln(progress)
-			return ok, nil
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(progress)
-			return ok, fmt.Errorf("bench: %d of %d evaluations done when waiting stopped: %w", ok, want, ctx.Err())
-		case <-tick.C:
-		}
+		return ok >= want, nil
+	})
+	fmt.Fprintln(progress)
+	if err != nil && ctx.Err() != nil {
+		return ok, fmt.Errorf("bench: %d of %d evaluations done when waiting stopped: %w", ok, want, err)
 	}
+	return ok, err
 }
 
 // waitRescanned waits until ingest has handled want rescans, and returns how many of them
 // found changed evidence (and were announced for scoring).
 func waitRescanned(ctx context.Context, g prometheus.Gatherer, want int, progress io.Writer) (int, error) {
+	changed, done := 0, 0
+	err := poll(ctx, g, func(m metrics) (bool, error) {
+		if dead := m.counter("aspm_ingest_messages_total", "outcome", "dead"); dead > 0 {
+			return false, fmt.Errorf("bench: ingest dead-lettered %v messages", dead)
+		}
+		changed = int(m.counter("aspm_ingest_rescans_total", "result", "changed"))
+		done = changed + int(m.counter("aspm_ingest_rescans_total", "result", "unchanged"))
+		return done >= want, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return 0, fmt.Errorf("bench: %d of %d rescans done when waiting stopped: %w", done, want, err)
+	}
+	if err == nil {
+		fmt.Fprintf(progress, "\r\033[Krescanned %d/%d (%d changed)\n", done, want, changed)
+	}
+	return changed, err
+}
+
+// poll reads g's metrics every 50 ms and hands them to step until step reports done or
+// fails, or ctx ends (its error is returned then).
+func poll(ctx context.Context, g prometheus.Gatherer, step func(metrics) (done bool, err error)) error {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		m, err := read(g)
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if dead := m.counter("aspm_ingest_messages_total", "outcome", "dead"); dead > 0 {
-			return 0, fmt.Errorf("bench: ingest dead-lettered %v messages", dead)
-		}
-		changed := int(m.counter("aspm_ingest_rescans_total", "result", "changed"))
-		done := changed + int(m.counter("aspm_ingest_rescans_total", "result", "unchanged"))
-		if done >= want {
-			fmt.Fprintf(progress, "\r\033[Krescanned %d/%d (%d changed)\n", done, want, changed)
-			return changed, nil
+		if done, err := step(m); done || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("bench: %d of %d rescans done when waiting stopped: %w", done, want, ctx.Err())
+			return ctx.Err()
 		case <-tick.C:
 		}
 	}
