@@ -91,15 +91,18 @@ func Parse(data []byte) (*Document, error) {
 }
 
 // parseJSON tells CycloneDX from SPDX JSON by their format fields and parses the document.
-// A CycloneDX document is read in one pass with only the fields Parse keeps (see cdxJSON);
-// when that pass fails, the document is read again with the probe and cyclonedx-go, whose
-// errors say what is wrong.
+// The first pass reads the format fields and, for CycloneDX, the fields Parse keeps (see
+// cdxJSON); a CycloneDX document it cannot read is read again with cyclonedx-go, whose errors
+// say what is wrong, and a document it could not read at all is probed for its format alone.
 func parseJSON(data []byte) (*Document, error) {
 	var fast cdxJSON
-	if err := json.Unmarshal(data, &fast); err == nil && fast.BOMFormat == "CycloneDX" {
-		if doc, ok := fast.document(); ok {
-			return doc, nil
+	if err := json.Unmarshal(data, &fast); err == nil {
+		if fast.BOMFormat == "CycloneDX" {
+			if doc, ok := fast.document(); ok {
+				return doc, nil
+			}
 		}
+		return parseFormat(data, fast.BOMFormat, fast.SPDXVersion)
 	}
 	var probe struct {
 		BOMFormat   string `json:"bomFormat"`
@@ -112,15 +115,20 @@ func parseJSON(data []byte) (*Document, error) {
 		}
 		return nil, fmt.Errorf("%w: JSON: %w", ErrMalformed, err)
 	}
+	return parseFormat(data, probe.BOMFormat, probe.SPDXVersion)
+}
+
+// parseFormat parses data as the format its bomFormat and spdxVersion fields name.
+func parseFormat(data []byte, bomFormat, spdxVersion string) (*Document, error) {
 	switch {
-	case probe.BOMFormat == "CycloneDX":
+	case bomFormat == "CycloneDX":
 		return parseCycloneDXJSON(data)
-	case strings.HasPrefix(probe.SPDXVersion, "SPDX-"):
-		return parseSPDXJSON(data, probe.SPDXVersion)
-	case probe.BOMFormat != "":
-		return nil, fmt.Errorf("%w: JSON with bomFormat %q, not \"CycloneDX\"", ErrUnknownFormat, probe.BOMFormat)
-	case probe.SPDXVersion != "":
-		return nil, fmt.Errorf("%w: JSON with spdxVersion %q, not \"SPDX-…\"", ErrUnknownFormat, probe.SPDXVersion)
+	case strings.HasPrefix(spdxVersion, "SPDX-"):
+		return parseSPDXJSON(data, spdxVersion)
+	case bomFormat != "":
+		return nil, fmt.Errorf("%w: JSON with bomFormat %q, not \"CycloneDX\"", ErrUnknownFormat, bomFormat)
+	case spdxVersion != "":
+		return nil, fmt.Errorf("%w: JSON with spdxVersion %q, not \"SPDX-…\"", ErrUnknownFormat, spdxVersion)
 	}
 	return nil, fmt.Errorf("%w: JSON object with neither bomFormat nor spdxVersion", ErrUnknownFormat)
 }
